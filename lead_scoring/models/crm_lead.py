@@ -1,0 +1,42 @@
+from odoo import fields, models
+
+
+class CrmLead(models.Model):
+    _name = "crm.lead"
+    _inherit = ["crm.lead", "lead.scoring.mixin"]
+    _lead_scoring_target = "deal"
+    _lead_scoring_score_field = "deal_score"
+
+    deal_score = fields.Float(
+        readonly=True,
+        index=True,
+        copy=False,
+        default=0.0,
+        groups="lead_scoring.group_lead_scoring_user",
+        help="Score in the first active deal scoring model of this deal's company.",
+    )
+    partner_contact_score = fields.Float(
+        "Contact Score",
+        related="partner_id.contact_score",
+        groups="lead_scoring.group_lead_scoring_user",
+    )
+    lead_score_ids = fields.One2many(
+        "lead.scoring.score",
+        "lead_id",
+        string="Scores",
+        groups="lead_scoring.group_lead_scoring_user",
+    )
+    lead_scoring_point_ids = fields.One2many(
+        "lead.scoring.point",
+        "lead_id",
+        string="Score History",
+        groups="lead_scoring.group_lead_scoring_user",
+    )
+    lead_scoring_threshold_id = fields.Many2one(
+        "lead.scoring.threshold",
+        "Created by Threshold",
+        readonly=True,
+        copy=False,
+        ondelete="set null",
+        index="btree_not_null",
+    )

@@ -1,0 +1,237 @@
+import logging
+import math
+from datetime import timedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.tools import SQL, email_normalize
+
+from .lead_scoring_rule import EXPIRE_UNITS
+
+_logger = logging.getLogger(__name__)
+
+
+class IrActionsServer(models.Model):
+    """Server action type "Adjust score": one ledger line per triggering record."""
+
+    _inherit = "ir.actions.server"
+
+    state = fields.Selection(
+        selection_add=[("lead_score", "Adjust score")],
+        ondelete={"lead_score": "cascade"},
+    )
+    score_model_id = fields.Many2one(
+        "lead.scoring.model",
+        "Scoring Model",
+        ondelete="restrict",
+        index="btree_not_null",
+    )
+    score_points = fields.Float("Points", help="Points added to the score; may be negative.")
+    score_expire_after = fields.Integer(
+        "Points Expire After", help="0 = the points never expire."
+    )
+    score_expire_unit = fields.Selection(EXPIRE_UNITS, "Expiry Unit", default="months")
+    score_target_field = fields.Char(
+        "Scored Record Path",
+        help="Optional path from the triggering record to the scored record, "
+        "e.g. partner_id.commercial_partner_id. When empty: the record itself, "
+        "its partner_id, its model/res_id pair, or the contact with its email.",
+    )
+    score_cooldown_hours = fields.Float(
+        "Cooldown (hours)",
+        help="No second award to the same record from this action within this many "
+        "hours. 0 = no cooldown.",
+    )
+    score_max_points = fields.Float(
+        "Points Cap",
+        help="Most points a record can hold at once from this action. 0 = no cap.",
+    )
+
+    @api.constrains("state", "score_model_id", "score_points", "score_expire_after")
+    def _check_lead_score(self):
+        for action in self.filtered(lambda a: a.state == "lead_score"):
+            if not action.score_model_id:
+                raise ValidationError(
+                    self.env._('"Adjust score" action %(action)s needs a scoring model.',
+                               action=action.name)
+                )
+            if not math.isfinite(action.score_points):
+                raise ValidationError(self.env._("Points must be a finite number."))
+            if action.score_expire_after < 0 or action.score_cooldown_hours < 0 \
+                    or action.score_max_points < 0:
+                raise ValidationError(
+                    self.env._("Expiry, cooldown and cap cannot be negative.")
+                )
+            if action.score_target_field:
+                action._lead_score_check_path()
+
+    def _lead_score_check_path(self):
+        model = self.env[self.model_id.model]
+        for name in self.score_target_field.split("."):
+            field = model._fields.get(name)
+            if not field or not field.relational:
+                raise ValidationError(
+                    self.env._(
+                        'Scored record path "%(path)s": %(model)s has no relational '
+                        'field "%(field)s".',
+                        path=self.score_target_field,
+                        model=model._name,
+                        field=name,
+                    )
+                )
+            model = self.env[field.comodel_name]
+        if model._name != self.score_model_id.target_model:
+            raise ValidationError(
+                self.env._(
+                    'Scored record path "%(path)s" leads to %(model)s, but scoring '
+                    "model %(score)s scores %(target)s.",
+                    path=self.score_target_field,
+                    model=model._name,
+                    score=self.score_model_id.name,
+                    target=self.score_model_id.target_model,
+                )
+            )
+
+    # ------------------------------------------------------------------
+    # Runner
+    # ------------------------------------------------------------------
+
+    def _run_action_lead_score_multi(self, eval_context=None):
+        records = eval_context.get("records") or eval_context.get("record")
+        if not records:
+            return False
+        scoring_model = self.sudo().score_model_id
+        if not scoring_model.active:
+            _logger.info(
+                "Lead scoring: action %s did nothing, scoring model %s is archived",
+                self.id,
+                scoring_model.id,
+            )
+            return False
+        awards = self._lead_score_awards(records, scoring_model)
+        self.env["lead.scoring.point"].sudo()._add_points(
+            scoring_model,
+            awards,
+            "action",
+            self.score_expire_after,
+            self.score_expire_unit or "months",
+            action=self,
+        )
+        return False
+
+    def _lead_score_awards(self, records, scoring_model):
+        """``[(target_id, points, reason)]`` for the records that get points."""
+        targets = self._lead_score_targets(records, scoring_model)
+        skipped = records - records.browse(list(targets))
+        if skipped:
+            _logger.info(
+                "Lead scoring: action %s skipped %s, no %s to score",
+                self.id,
+                skipped,
+                scoring_model.target_model,
+            )
+        allowed = self._lead_score_allowed_points(scoring_model, set(targets.values()))
+        awards = []
+        for record_id, target_id in targets.items():
+            points = allowed.get(target_id, self._lead_score_capped(0.0))
+            if not points:
+                continue
+            # A record counted once per run, even if two triggering records lead to it.
+            allowed[target_id] = 0.0
+            awards.append((target_id, points, self._lead_score_reason(records.browse(record_id))))
+        return awards
+
+    def _lead_score_reason(self, record):
+        return f"{self.name}: {record.display_name}"
+
+    def _lead_score_targets(self, records, scoring_model):
+        """``{triggering record id: scored record id}`` for the records that have
+        a target, active and inside the scoring model's company."""
+        company = scoring_model.company_id
+        targets = {}
+        for record in records.sudo():
+            target = self._lead_score_target(record, scoring_model)
+            if (
+                target
+                and target._name == scoring_model.target_model
+                and target.active
+                and (not company or target.company_id in (company, company.browse()))
+            ):
+                targets[record.id] = target.id
+        return targets
+
+    def _lead_score_target(self, record, scoring_model):
+        """The record scored for ``record``, in the order the documentation gives."""
+        target_model = scoring_model.target_model
+        if self.score_target_field:
+            return record.mapped(self.score_target_field)[:1]
+        if record._name == target_model:
+            return record
+        if (
+            scoring_model.target == "contact"
+            and "partner_id" in record._fields
+            and record._fields["partner_id"].comodel_name == "res.partner"
+            and record.partner_id
+        ):
+            return record.partner_id
+        if "model" in record._fields and "res_id" in record._fields:
+            if record.model == target_model and record.res_id:
+                target = self.env[target_model].browse(record.res_id).exists()
+                if target:
+                    return target
+        if scoring_model.target == "contact":
+            email = next(
+                (record[f] for f in ("email_normalized", "email_from", "email")
+                 if f in record._fields and record[f]),
+                False,
+            )
+            normalized = email and email_normalize(email)
+            if normalized:
+                return self.env["res.partner"].search(
+                    [("email_normalized", "=", normalized)], order="id", limit=1
+                )
+        return None
+
+    def _lead_score_allowed_points(self, scoring_model, target_ids):
+        """Points each target may still get from this action, after cooldown and cap.
+
+        One query whatever the number of targets; targets absent from the
+        result get the action's full points.
+        """
+        if not target_ids or not (self.score_cooldown_hours or self.score_max_points):
+            return {}
+        now = fields.Datetime.now()
+        column = SQL.identifier(scoring_model._target_column())
+        cooldown_start = now - timedelta(hours=self.score_cooldown_hours)
+        self.env["lead.scoring.point"].flush_model()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT %(column)s,
+                       bool_or(date > %(cooldown_start)s),
+                       COALESCE(SUM(points) FILTER (
+                           WHERE closed_date IS NULL
+                             AND (expire_date IS NULL OR expire_date > %(now)s)), 0)
+                  FROM lead_scoring_point
+                 WHERE action_id = %(action)s AND %(column)s = ANY(%(targets)s)
+                 GROUP BY %(column)s
+                """,
+                column=column,
+                cooldown_start=cooldown_start,
+                now=now,
+                action=self.id,
+                targets=list(target_ids),
+            )
+        )
+        return {
+            target_id: 0.0 if self.score_cooldown_hours and in_cooldown
+            else self._lead_score_capped(held)
+            for target_id, in_cooldown, held in self.env.cr.fetchall()
+        }
+
+    def _lead_score_capped(self, held):
+        """This action's points, cut so that a record holds at most the cap."""
+        points = self.score_points
+        if self.score_max_points and points > 0:
+            points = max(0.0, min(points, self.score_max_points - held))
+        return points

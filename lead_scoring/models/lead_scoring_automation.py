@@ -1,0 +1,181 @@
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.fields import Command
+
+from .lead_scoring_rule import EXPIRE_UNITS
+
+# Automation Rule triggers a marketer may pick (base.automation's own names).
+TRIGGERS = [
+    ("on_create", "On creation"),
+    ("on_create_or_write", "On save"),
+    ("on_stage_set", "Stage is set"),
+    ("on_tag_set", "Tag is added"),
+    ("on_archive", "On archived"),
+    ("on_message_received", "On incoming message"),
+    ("on_message_sent", "On outgoing message"),
+    ("on_time", "Based on date field"),
+]
+
+# Fields of this model copied onto the "Adjust score" server action.
+ACTION_FIELDS = {
+    "points": "score_points",
+    "expire_after": "score_expire_after",
+    "expire_unit": "score_expire_unit",
+    "target_field": "score_target_field",
+    "cooldown_hours": "score_cooldown_hours",
+    "max_points": "score_max_points",
+}
+AUTOMATION_FIELDS = {
+    "trigger_model_id",
+    "trigger",
+    "trigger_field_ids",
+    "filter_domain",
+    "date_field_id",
+    "date_delay",
+    "date_delay_unit",
+    "active",
+    "name",
+}
+
+
+class LeadScoringAutomation(models.Model):
+    """A behaviour trigger on the scoring model form ("+5 when ...").
+
+    Odoo reserves Automation Rules and server actions to Settings
+    administrators; this line lets lead-scoring managers set up scoring
+    triggers all the same. Each line owns one ``base.automation`` with one
+    "Adjust score" server action, created and kept in sync as superuser and
+    limited to that action type.
+    """
+
+    _name = "lead.scoring.automation"
+    _description = "Scoring Automation"
+    _order = "sequence, id"
+
+    model_id = fields.Many2one(
+        "lead.scoring.model",
+        string="Scoring Model",
+        required=True,
+        ondelete="cascade",
+        index=True,
+    )
+    sequence = fields.Integer(default=10)
+    name = fields.Char(required=True, translate=True, help="Shown as the reason in the ledger.")
+    active = fields.Boolean(default=True)
+    trigger_model_id = fields.Many2one(
+        "ir.model",
+        "Trigger On",
+        required=True,
+        ondelete="cascade",
+        domain=[("transient", "=", False)],
+    )
+    trigger_model = fields.Char(related="trigger_model_id.model")
+    trigger = fields.Selection(TRIGGERS, required=True, default="on_create")
+    trigger_field_ids = fields.Many2many(
+        "ir.model.fields",
+        string="Trigger Fields",
+        domain="[('model_id', '=', trigger_model_id)]",
+        help='"On save" fires only when one of these fields changes. Leave empty '
+        "only with a filter: an empty list fires once per changed field.",
+    )
+    filter_domain = fields.Char("Apply On", default="[]")
+    date_field_id = fields.Many2one(
+        "ir.model.fields",
+        "Date Field",
+        ondelete="cascade",
+        domain="[('model_id', '=', trigger_model_id), ('ttype', 'in', ('date', 'datetime'))]",
+    )
+    date_delay = fields.Integer("Delay")
+    date_delay_unit = fields.Selection(
+        [("minutes", "Minutes"), ("hour", "Hours"), ("day", "Days"), ("month", "Months")],
+        default="day",
+    )
+    points = fields.Float(required=True)
+    expire_after = fields.Integer("Points Expire After", help="0 = never.")
+    expire_unit = fields.Selection(EXPIRE_UNITS, default="months", required=True)
+    target_field = fields.Char(
+        "Scored Record Path",
+        help="Optional path from the triggering record to the scored record.",
+    )
+    cooldown_hours = fields.Float(
+        "Cooldown (hours)", help="No second award to a record within this time."
+    )
+    max_points = fields.Float("Points Cap", help="Most points a record holds from this trigger.")
+    automation_id = fields.Many2one(
+        "base.automation", readonly=True, ondelete="set null", copy=False
+    )
+    action_id = fields.Many2one(
+        "ir.actions.server", readonly=True, ondelete="set null", copy=False
+    )
+
+    @api.constrains("trigger", "date_field_id")
+    def _check_trigger(self):
+        for line in self:
+            if line.trigger == "on_time" and not line.date_field_id:
+                raise ValidationError(
+                    self.env._('Trigger "%(name)s" needs a date field.', name=line.name)
+                )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        lines = super().create(vals_list)
+        lines._sync_automation()
+        return lines
+
+    def write(self, vals):
+        res = super().write(vals)
+        if (AUTOMATION_FIELDS | ACTION_FIELDS.keys()) & vals.keys():
+            self._sync_automation()
+        return res
+
+    def unlink(self):
+        automations = self.sudo().automation_id
+        actions = self.sudo().action_id
+        res = super().unlink()
+        automations.unlink()
+        actions.unlink()
+        return res
+
+    def _action_values(self):
+        self.ensure_one()
+        return {
+            "name": self.name,
+            "state": "lead_score",
+            "model_id": self.trigger_model_id.id,
+            "score_model_id": self.model_id.id,
+            **{action_field: self[field] or False for field, action_field in ACTION_FIELDS.items()},
+            "score_expire_unit": self.expire_unit,
+        }
+
+    def _automation_values(self):
+        self.ensure_one()
+        values = {
+            "name": self.env._("Lead scoring: %(name)s", name=self.name),
+            "model_id": self.trigger_model_id.id,
+            "trigger": self.trigger,
+            "filter_domain": self.filter_domain if self.filter_domain not in (False, "[]") else False,
+            "active": self.active and self.model_id.active,
+        }
+        if self.trigger in ("on_create_or_write",):
+            values["trigger_field_ids"] = [Command.set(self.trigger_field_ids.ids)]
+        if self.trigger == "on_time":
+            values.update(
+                trg_date_id=self.date_field_id.id,
+                trg_date_range=self.date_delay,
+                trg_date_range_type=self.date_delay_unit,
+            )
+        return values
+
+    def _sync_automation(self):
+        """Create or update the backing Automation Rule and its action (as superuser)."""
+        for line in self.sudo():
+            if line.action_id:
+                line.action_id.write(line._action_values())
+            else:
+                line.action_id = self.env["ir.actions.server"].sudo().create(line._action_values())
+            values = line._automation_values()
+            if line.automation_id:
+                line.automation_id.write(values)
+            else:
+                values["action_server_ids"] = [Command.link(line.action_id.id)]
+                line.automation_id = self.env["base.automation"].sudo().create(values)

@@ -1,0 +1,250 @@
+import logging
+
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.tools import SQL
+
+_logger = logging.getLogger(__name__)
+
+# What each kind of scoring model scores: the Odoo model, and the column that
+# points at it from the ledger and score tables.
+TARGETS = {
+    "contact": ("res.partner", "partner_id"),
+    "deal": ("crm.lead", "lead_id"),
+}
+
+
+class LeadScoringModel(models.Model):
+    _name = "lead.scoring.model"
+    _description = "Scoring Model"
+    _order = "sequence, id"
+
+    name = fields.Char(required=True, translate=True)
+    description = fields.Text(translate=True)
+    target = fields.Selection(
+        [("contact", "Contacts"), ("deal", "Deals")],
+        required=True,
+        default="contact",
+        help="Contacts are scored on res.partner, deals on CRM opportunities.",
+    )
+    target_model = fields.Char(compute="_compute_target_model")
+    active = fields.Boolean(default=True)
+    sequence = fields.Integer(
+        default=10,
+        help="The first active model of a target gives the contact score or "
+        "deal score shown in lists and forms.",
+    )
+    company_id = fields.Many2one(
+        "res.company",
+        help="Leave empty to score the records of all companies.",
+    )
+    rule_ids = fields.One2many(
+        "lead.scoring.rule", "model_id", string="Rules", copy=True
+    )
+    threshold_ids = fields.One2many(
+        "lead.scoring.threshold", "model_id", string="Thresholds", copy=True
+    )
+    band_ids = fields.One2many("lead.scoring.band", "model_id", string="Bands", copy=True)
+    automation_ids = fields.One2many(
+        "lead.scoring.automation", "model_id", string="Automations"
+    )
+    use_min_score = fields.Boolean("Minimum Score")
+    min_score = fields.Float(help="Scores never go below this value.")
+    use_max_score = fields.Boolean("Maximum Score")
+    max_score = fields.Float(default=100.0, help="Scores never go above this value.")
+    decay_half_life_days = fields.Float(
+        "Decay Half-Life (days)",
+        help="Points lose half their value after this many days. 0 = no decay.",
+    )
+    date_last_recompute = fields.Datetime("Last Recompute", readonly=True)
+    scored_count = fields.Integer("Records Scored", compute="_compute_statistics")
+    average_score = fields.Float(compute="_compute_statistics")
+    live_point_count = fields.Integer("Live Ledger Lines", compute="_compute_statistics")
+
+    _sql_constraints = [
+        (
+            "decay_half_life_days_positive",
+            "CHECK(decay_half_life_days >= 0)",
+            "The decay half-life cannot be negative.",
+        ),
+    ]
+
+    @api.depends("target")
+    def _compute_target_model(self):
+        for scoring_model in self:
+            scoring_model.target_model = TARGETS.get(scoring_model.target, (False,))[0]
+
+    def _compute_statistics(self):
+        scores = self.env["lead.scoring.score"].sudo()
+        stats = {
+            scoring_model.id: (count, total)
+            for scoring_model, count, total in scores._read_group(
+                [("model_id", "in", self.ids)], ["model_id"], ["__count", "score:sum"]
+            )
+        }
+        live = dict(
+            self.env["lead.scoring.point"]
+            .sudo()
+            ._read_group(
+                [("model_id", "in", self.ids), ("is_live", "=", True)],
+                ["model_id"],
+                ["__count"],
+            )
+        )
+        for scoring_model in self:
+            count, total = stats.get(scoring_model.id, (0, 0.0))
+            scoring_model.scored_count = count
+            scoring_model.average_score = total / count if count else 0.0
+            scoring_model.live_point_count = live.get(scoring_model, 0)
+
+    @api.constrains("use_min_score", "min_score", "use_max_score", "max_score")
+    def _check_score_bounds(self):
+        for scoring_model in self:
+            if (
+                scoring_model.use_min_score
+                and scoring_model.use_max_score
+                and scoring_model.min_score > scoring_model.max_score
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "The minimum score of %(model)s cannot be above its maximum.",
+                        model=scoring_model.name,
+                    )
+                )
+
+    @api.constrains("target", "rule_ids")
+    def _check_rules_target(self):
+        # Changing the target invalidates every rule domain written for the old one.
+        self.rule_ids._check_domain()
+
+    def write(self, vals):
+        res = super().write(vals)
+        if {"active", "sequence", "company_id", "target"} & vals.keys():
+            # The primary model of some records changed: their contact/deal score must follow.
+            self.env["lead.scoring.rule"]._trigger_recompute()
+        if "active" in vals:
+            if not vals["active"]:
+                self.rule_ids._close_open_points()
+            self.with_context(active_test=False).automation_ids._sync_automation()
+        return res
+
+    def unlink(self):
+        targets = set(self.mapped("target"))
+        automations = self.with_context(active_test=False).automation_ids
+        automations.unlink()
+        res = super().unlink()
+        for target in targets:
+            self._target_records_for(target)._lead_scoring_sync_primary_score()
+        return res
+
+    def action_recompute(self):
+        """Recompute the scores of these models now (button "Recompute now")."""
+        self.check_access("write")
+        self.sudo()._recompute_scores()
+        return True
+
+    def _refresh_all_bands(self):
+        for scoring_model in self.sudo():
+            self.env["lead.scoring.score"].sudo()._refresh_bands(scoring_model)
+
+    def action_open_points(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "lead_scoring.lead_scoring_point_action"
+        )
+        action["domain"] = [("model_id", "=", self.id)]
+        action["context"] = {"search_default_filter_live": 1}
+        return action
+
+    def action_open_scores(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "lead_scoring.lead_scoring_score_action"
+        )
+        action["domain"] = [("model_id", "=", self.id)]
+        return action
+
+    # ------------------------------------------------------------------
+    # Engine
+    # ------------------------------------------------------------------
+
+    def _target_column(self):
+        """Column of lead_scoring_point / lead_scoring_score that holds the scored record."""
+        self.ensure_one()
+        return TARGETS[self.target][1]
+
+    def _target_records(self):
+        """Empty recordset of the scored model, with archived records excluded."""
+        self.ensure_one()
+        return self.env[TARGETS[self.target][0]].sudo().with_context(active_test=True)
+
+    def _target_company_domain(self):
+        """Records this model may score: all, or those of its company and shared ones."""
+        self.ensure_one()
+        if not self.company_id:
+            return []
+        return [("company_id", "in", [False, self.company_id.id])]
+
+    def _decayed_points_sql(self, now):
+        """SQL expression of a ledger line's current value under this model's decay."""
+        self.ensure_one()
+        if not self.decay_half_life_days:
+            return SQL("points")
+        return SQL(
+            "points * power(0.5, EXTRACT(EPOCH FROM (%s::timestamp - date)) "
+            "/ 86400.0 / %s)",
+            now,
+            self.decay_half_life_days,
+        )
+
+    def _clamp_sql(self, expression):
+        """Clamp an SQL expression to this model's enabled min/max."""
+        self.ensure_one()
+        if self.use_max_score:
+            expression = SQL("LEAST(%s, %s)", expression, self.max_score)
+        if self.use_min_score:
+            expression = SQL("GREATEST(%s, %s)", expression, self.min_score)
+        return expression
+
+    def _recompute_scores(self):
+        """Evaluate rules, expire lines, refresh scores and bands, then fire thresholds.
+
+        Runs as superuser on active models. Each step is one set-based SQL
+        statement per rule or per model, so its cost does not grow with the
+        number of queries but with the size of the sets.
+        """
+        if self.env.context.get("lead_scoring_engine"):
+            return
+        self = self.with_context(lead_scoring_engine=True)
+        self.env.flush_all()
+        now = fields.Datetime.now()
+        points = self.env["lead.scoring.point"]
+        scores = self.env["lead.scoring.score"]
+        for scoring_model in self.filtered("active"):
+            scoring_model.rule_ids.filtered("active")._sync_points(now)
+            points._expire_points(scoring_model, now)
+            changed_ids = scores._refresh_scores(scoring_model, now)
+            scores._refresh_bands(scoring_model)
+            scoring_model.date_last_recompute = now
+            _logger.info(
+                "Lead scoring: model %s recomputed, %d scores changed",
+                scoring_model.id,
+                len(changed_ids),
+            )
+        for target in set(self.mapped("target")):
+            self._target_records_for(target)._lead_scoring_sync_primary_score()
+        self.filtered("active").threshold_ids._fire_thresholds()
+        self.env.invalidate_all()
+
+    @api.model
+    def _target_records_for(self, target):
+        return self.env[TARGETS[target][0]].sudo()
+
+    @api.model
+    def _cron_recompute_scores(self):
+        """Recompute every active scoring model (scheduled action).
+
+        Archived models take part only so that the contact/deal scores they
+        used to provide are moved to the next primary model.
+        """
+        self.sudo().with_context(active_test=False).search([])._recompute_scores()

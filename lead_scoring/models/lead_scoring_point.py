@@ -1,0 +1,264 @@
+import math
+from datetime import timedelta
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, ValidationError
+from odoo.tools import SQL
+
+from .lead_scoring_rule import expire_date_from
+
+SOURCES = [
+    ("rule", "Rule"),
+    ("action", "Automation"),
+    ("manual", "Manual"),
+    ("api", "API"),
+]
+
+
+class LeadScoringPoint(models.Model):
+    """The ledger: every point a record ever got, and why.
+
+    Only the engine (superuser) writes or deletes lines. Managers may add
+    manual lines; a correction is a counter-line, so the history stays whole.
+    """
+
+    _name = "lead.scoring.point"
+    _description = "Scoring Ledger Line"
+    _order = "date desc, id desc"
+    _rec_name = "reason"
+
+    model_id = fields.Many2one(
+        "lead.scoring.model",
+        string="Scoring Model",
+        required=True,
+        ondelete="cascade",
+        index=True,
+    )
+    target = fields.Selection(related="model_id.target")
+    company_id = fields.Many2one(related="model_id.company_id")
+    partner_id = fields.Many2one("res.partner", "Contact", ondelete="cascade", index=True)
+    lead_id = fields.Many2one("crm.lead", "Deal", ondelete="cascade", index=True)
+    points = fields.Float(required=True)
+    source = fields.Selection(SOURCES, required=True, default="manual")
+    rule_id = fields.Many2one("lead.scoring.rule", ondelete="set null", index="btree_not_null")
+    action_id = fields.Many2one(
+        "ir.actions.server", "Action", ondelete="set null", index="btree_not_null"
+    )
+    reason = fields.Char(required=True)
+    date = fields.Datetime(required=True, default=fields.Datetime.now)
+    expire_date = fields.Datetime("Expires On")
+    closed_date = fields.Datetime("Closed On")
+    is_live = fields.Boolean(
+        "Live",
+        default=True,
+        help="Counts in the score: not closed and not expired when the engine "
+        "last evaluated the record.",
+    )
+
+    _sql_constraints = [
+        (
+            "one_target",
+            "CHECK((partner_id IS NULL) != (lead_id IS NULL))",
+            "A ledger line scores exactly one contact or one deal.",
+        ),
+    ]
+
+    def init(self):
+        # The ledger grows without end; these indexes serve the engine's hot queries.
+        # At most one open line per (rule, record): the rule engine's "one line
+        # per matching episode" guaranteed by the database, even for two runs at once.
+        # Also the index the rule diff (INSERT ... WHERE NOT EXISTS / close) probes.
+        for column in ("partner_id", "lead_id"):
+            self.env.cr.execute(
+                SQL(
+                    """
+                    CREATE UNIQUE INDEX IF NOT EXISTS %(index)s
+                        ON lead_scoring_point (rule_id, %(column)s)
+                     WHERE closed_date IS NULL AND rule_id IS NOT NULL
+                       AND %(column)s IS NOT NULL
+                    """,
+                    index=SQL.identifier(f"lead_scoring_point_open_rule_{column}_uniq"),
+                    column=SQL.identifier(column),
+                )
+            )
+        # Live lines of a model, summed per record by every score refresh; partial
+        # so that the dead history does not slow it down.
+        self.env.cr.execute(
+            """
+            CREATE INDEX IF NOT EXISTS lead_scoring_point_live_idx
+                ON lead_scoring_point (model_id, expire_date)
+             WHERE closed_date IS NULL
+            """
+        )
+
+    @api.constrains("points")
+    def _check_points(self):
+        for line in self:
+            if not math.isfinite(line.points):
+                raise ValidationError(self.env._("Points must be a finite number."))
+
+    @api.constrains("model_id", "partner_id", "lead_id")
+    def _check_target(self):
+        for line in self:
+            column = line.model_id._target_column()
+            if not line[column]:
+                raise ValidationError(
+                    self.env._(
+                        "A line of scoring model %(model)s must name a %(target)s.",
+                        model=line.model_id.name,
+                        target=dict(
+                            line.model_id._fields["target"]._description_selection(self.env)
+                        )[line.model_id.target],
+                    )
+                )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not self.env.su:
+            # Managers may add manual lines; every other line is the engine's.
+            if any(vals.get("source", "manual") != "manual" for vals in vals_list):
+                raise AccessError(self.env._("Only the scoring engine can add this kind of line."))
+            for vals in vals_list:
+                vals.update(
+                    date=fields.Datetime.now(), is_live=True, closed_date=False, rule_id=False
+                )
+        lines = super().create(vals_list)
+        if not self.env.context.get("lead_scoring_no_refresh"):
+            lines._refresh_targets()
+        return lines
+
+    def write(self, vals):
+        if not self.env.su:
+            raise AccessError(self.env._("Ledger lines cannot be changed; add a counter-line."))
+        return super().write(vals)
+
+    def unlink(self):
+        if not self.env.su:
+            raise AccessError(self.env._("Ledger lines cannot be deleted; add a counter-line."))
+        return super().unlink()
+
+    @api.autovacuum
+    def _gc_old_lines(self):
+        """Remove closed and expired lines older than the retention period.
+
+        An open rule line is kept even when expired: it is what stops the rule
+        from awarding its points again while the record keeps matching.
+        """
+        days = int(
+            self.env["ir.config_parameter"].sudo().get_param(
+                "lead_scoring.ledger_retention_days", 730
+            ) or 0
+        )
+        if days <= 0:
+            return 0
+        cutoff = fields.Datetime.now() - timedelta(days=days)
+        self.env.cr.execute(
+            SQL(
+                """
+                DELETE FROM lead_scoring_point WHERE id IN (
+                    SELECT id FROM lead_scoring_point
+                     WHERE closed_date < %(cutoff)s
+                        OR (source != 'rule' AND expire_date < %(cutoff)s)
+                     LIMIT %(limit)s)
+                """,
+                cutoff=cutoff,
+                limit=models.GC_UNLINK_LIMIT,
+            )
+        )
+        deleted = self.env.cr.rowcount
+        self.invalidate_model()
+        return deleted
+
+    # ------------------------------------------------------------------
+    # Business methods
+    # ------------------------------------------------------------------
+
+    def _refresh_targets(self):
+        """Bring the scores of these lines' records up to date, thresholds included."""
+        self = self.sudo()
+        self.flush_model()
+        now = fields.Datetime.now()
+        self._expire_lines_of_targets(now)
+        scores = self.env["lead.scoring.score"]
+        for scoring_model in self.model_id:
+            lines = self.filtered(lambda line, m=scoring_model: line.model_id == m)
+            column = scoring_model._target_column()
+            target_ids = lines.mapped(f"{column}.id")
+            changed = scores._refresh_scores(scoring_model, now, target_ids)
+            if changed:
+                scores._refresh_bands(scoring_model, changed)
+                targets = scoring_model._target_records().browse(changed)
+                targets._lead_scoring_sync_primary_score(changed)
+                scoring_model.threshold_ids._fire_thresholds(changed)
+
+    def _expire_lines_of_targets(self, now):
+        """Mark the expired lines of these lines' records as no longer live."""
+        for column in ("partner_id", "lead_id"):
+            ids = self.mapped(f"{column}.id")
+            if ids:
+                self.env.cr.execute(
+                    SQL(
+                        """
+                        UPDATE lead_scoring_point SET is_live = FALSE
+                         WHERE %(column)s = ANY(%(ids)s) AND model_id = ANY(%(models)s)
+                           AND is_live AND expire_date <= %(now)s
+                        """,
+                        column=SQL.identifier(column),
+                        ids=ids,
+                        models=self.model_id.ids,
+                        now=now,
+                    )
+                )
+        self.invalidate_model(["is_live"])
+
+    @api.model
+    def _expire_points(self, scoring_model, now):
+        """Mark the lines of a model whose expiry has come as no longer live."""
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE lead_scoring_point SET is_live = FALSE
+                 WHERE model_id = %(model)s AND closed_date IS NULL
+                   AND is_live AND expire_date <= %(now)s
+                """,
+                model=scoring_model.id,
+                now=now,
+            )
+        )
+        return self.env.cr.rowcount
+
+    @api.model
+    def _add_points(self, scoring_model, awards, source, expire_after=0,
+                    expire_unit="months", action=None):
+        """Add one ledger line per award and refresh the affected scores.
+
+        :param awards: list of ``(target_id, points, reason)``
+        :return: the new lines
+        """
+        if not awards:
+            return self.browse()
+        now = fields.Datetime.now()
+        expire_date = expire_date_from(now, expire_after, expire_unit)
+        column = scoring_model._target_column()
+        lines = (
+            self.sudo()
+            .with_context(lead_scoring_no_refresh=True)
+            .create(
+                [
+                    {
+                        "model_id": scoring_model.id,
+                        column: target_id,
+                        "points": points,
+                        "source": source,
+                        "reason": reason,
+                        "action_id": action.id if action else False,
+                        "date": now,
+                        "expire_date": expire_date,
+                        "is_live": True,
+                    }
+                    for target_id, points, reason in awards
+                ]
+            )
+        )
+        lines._refresh_targets()
+        return lines

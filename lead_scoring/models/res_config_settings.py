@@ -1,0 +1,49 @@
+from odoo import api, fields, models
+
+RETENTION_PARAM = "lead_scoring.ledger_retention_days"
+DEFAULT_RETENTION_DAYS = 730
+
+
+class ResConfigSettings(models.TransientModel):
+    _inherit = "res.config.settings"
+
+    lead_scoring_interval_number = fields.Integer(
+        "Recompute Every",
+        compute="_compute_lead_scoring_interval",
+        inverse="_inverse_lead_scoring_interval",
+    )
+    lead_scoring_interval_type = fields.Selection(
+        [("minutes", "Minutes"), ("hours", "Hours"), ("days", "Days")],
+        "Recompute Unit",
+        compute="_compute_lead_scoring_interval",
+        inverse="_inverse_lead_scoring_interval",
+    )
+    lead_scoring_retention_days = fields.Integer(
+        "Ledger Retention (days)",
+        config_parameter=RETENTION_PARAM,
+        default=DEFAULT_RETENTION_DAYS,
+        help="Closed and expired ledger lines older than this are removed. 0 = keep forever.",
+    )
+
+    @api.model
+    def _lead_scoring_cron(self):
+        return self.env.ref(
+            "lead_scoring.ir_cron_recompute_scores", raise_if_not_found=False
+        ).sudo()
+
+    def _compute_lead_scoring_interval(self):
+        cron = self._lead_scoring_cron()
+        for settings in self:
+            settings.lead_scoring_interval_number = cron.interval_number if cron else 1
+            settings.lead_scoring_interval_type = cron.interval_type if cron else "hours"
+
+    def _inverse_lead_scoring_interval(self):
+        cron = self._lead_scoring_cron()
+        for settings in self:
+            if cron and settings.lead_scoring_interval_number > 0:
+                cron.write(
+                    {
+                        "interval_number": settings.lead_scoring_interval_number,
+                        "interval_type": settings.lead_scoring_interval_type or "hours",
+                    }
+                )

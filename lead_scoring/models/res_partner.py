@@ -1,0 +1,29 @@
+from odoo import fields, models
+
+
+class ResPartner(models.Model):
+    _name = "res.partner"
+    _inherit = ["res.partner", "lead.scoring.mixin"]
+    _lead_scoring_target = "contact"
+    _lead_scoring_score_field = "contact_score"
+
+    contact_score = fields.Float(
+        readonly=True,
+        index=True,
+        copy=False,
+        default=0.0,
+        groups="lead_scoring.group_lead_scoring_user",
+        help="Score in the first active contact scoring model of this contact's company.",
+    )
+    lead_score_ids = fields.One2many(
+        "lead.scoring.score",
+        "partner_id",
+        string="Scores",
+        groups="lead_scoring.group_lead_scoring_user",
+    )
+    lead_scoring_point_ids = fields.One2many(
+        "lead.scoring.point",
+        "partner_id",
+        string="Score History",
+        groups="lead_scoring.group_lead_scoring_user",
+    )

@@ -1,0 +1,1 @@
+from . import lead_scoring_conversion_report

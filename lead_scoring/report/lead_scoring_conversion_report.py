@@ -1,0 +1,87 @@
+from odoo import fields, models, tools
+from odoo.tools import SQL
+
+
+class LeadScoringConversionReport(models.Model):
+    """Conversion by band: each closed opportunity with the band its score had
+    when it closed, so a marketer sees whether "hot" really wins more than "cold".
+
+    The score at closing is rebuilt from the ledger (lines dated before the
+    close and neither closed nor expired by then), clamped like the live score;
+    decay is not applied.
+    """
+
+    _name = "lead.scoring.conversion.report"
+    _description = "Conversion by Score Band"
+    _auto = False
+    _order = "date_closed desc"
+    _rec_name = "lead_id"
+
+    lead_id = fields.Many2one("crm.lead", "Opportunity", readonly=True)
+    partner_id = fields.Many2one("res.partner", "Customer", readonly=True)
+    model_id = fields.Many2one("lead.scoring.model", "Scoring Model", readonly=True)
+    band_id = fields.Many2one("lead.scoring.band", "Band at Closing", readonly=True)
+    company_id = fields.Many2one("res.company", readonly=True)
+    team_id = fields.Many2one("crm.team", "Sales Team", readonly=True)
+    user_id = fields.Many2one("res.users", "Salesperson", readonly=True)
+    date_closed = fields.Datetime("Closed On", readonly=True)
+    score_at_close = fields.Float("Score at Closing", readonly=True, aggregator="avg")
+    won_count = fields.Integer("Won", readonly=True)
+    lost_count = fields.Integer("Lost", readonly=True)
+    closed_count = fields.Integer("Closed", readonly=True)
+    won_rate = fields.Float("Won Rate (%)", readonly=True, aggregator="avg")
+
+    def _query(self):
+        return SQL(
+            """
+            WITH closed AS (
+                SELECT l.id AS lead_id, l.partner_id, l.company_id, l.team_id,
+                       l.user_id, l.date_closed, COALESCE(st.is_won, FALSE) AS is_won
+                  FROM crm_lead l
+                  LEFT JOIN crm_stage st ON st.id = l.stage_id
+                 WHERE l.type = 'opportunity' AND l.date_closed IS NOT NULL
+                   AND (st.is_won OR (NOT l.active AND l.probability = 0))
+            ), scored AS (
+                SELECT c.*, m.id AS model_id,
+                       (SELECT COALESCE(SUM(p.points), 0.0)
+                          FROM lead_scoring_point p
+                         WHERE p.model_id = m.id
+                           AND CASE WHEN m.target = 'deal' THEN p.lead_id = c.lead_id
+                                    ELSE p.partner_id = c.partner_id END
+                           AND p.date <= c.date_closed
+                           AND (p.closed_date IS NULL OR p.closed_date > c.date_closed)
+                           AND (p.expire_date IS NULL OR p.expire_date > c.date_closed)
+                       ) AS raw_score,
+                       m.use_min_score, m.min_score, m.use_max_score, m.max_score
+                  FROM closed c
+                  JOIN lead_scoring_model m
+                    ON m.active
+                   AND (m.company_id IS NULL OR m.company_id = c.company_id)
+                   AND (m.target = 'deal' OR c.partner_id IS NOT NULL)
+            ), clamped AS (
+                SELECT scored.*,
+                       GREATEST(
+                           CASE WHEN use_min_score THEN min_score END,
+                           LEAST(CASE WHEN use_max_score THEN max_score END, raw_score)
+                       ) AS score_at_close
+                  FROM scored
+            )
+            SELECT row_number() OVER (ORDER BY c.model_id, c.lead_id) AS id,
+                   c.lead_id, c.partner_id, c.model_id, c.company_id, c.team_id,
+                   c.user_id, c.date_closed, c.score_at_close,
+                   (SELECT b.id FROM lead_scoring_band b
+                     WHERE b.model_id = c.model_id AND b.min_score <= c.score_at_close
+                     ORDER BY b.min_score DESC, b.id LIMIT 1) AS band_id,
+                   CASE WHEN c.is_won THEN 1 ELSE 0 END AS won_count,
+                   CASE WHEN c.is_won THEN 0 ELSE 1 END AS lost_count,
+                   1 AS closed_count,
+                   CASE WHEN c.is_won THEN 100.0 ELSE 0.0 END AS won_rate
+              FROM clamped c
+            """
+        )
+
+    def init(self):
+        tools.drop_view_if_exists(self.env.cr, self._table)
+        self.env.cr.execute(
+            SQL("CREATE OR REPLACE VIEW %s AS (%s)", SQL.identifier(self._table), self._query())
+        )

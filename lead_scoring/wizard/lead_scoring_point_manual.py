@@ -1,0 +1,58 @@
+import math
+
+from odoo import api, fields, models
+from odoo.exceptions import ValidationError
+
+from ..models.lead_scoring_rule import EXPIRE_UNITS
+
+
+class LeadScoringPointManual(models.TransientModel):
+    """Add points by hand, with a reason: one manual ledger line per record."""
+
+    _name = "lead.scoring.point.manual"
+    _description = "Add Points by Hand"
+
+    model_id = fields.Many2one(
+        "lead.scoring.model",
+        "Scoring Model",
+        required=True,
+        domain="[('target', '=', target)]",
+    )
+    target = fields.Selection([("contact", "Contacts"), ("deal", "Deals")], required=True)
+    partner_ids = fields.Many2many("res.partner", string="Contacts")
+    lead_ids = fields.Many2many("crm.lead", string="Deals")
+    points = fields.Float(required=True)
+    reason = fields.Char(required=True)
+    expire_after = fields.Integer("Points Expire After", help="0 = never.")
+    expire_unit = fields.Selection(EXPIRE_UNITS, default="months", required=True)
+
+    @api.model
+    def default_get(self, fields_list):
+        values = super().default_get(fields_list)
+        active_model = self.env.context.get("active_model")
+        active_ids = self.env.context.get("active_ids") or []
+        if active_model == "res.partner":
+            values.update(target="contact", partner_ids=[fields.Command.set(active_ids)])
+        elif active_model == "crm.lead":
+            values.update(target="deal", lead_ids=[fields.Command.set(active_ids)])
+        target = values.get("target")
+        if target and "model_id" in fields_list and not values.get("model_id"):
+            values["model_id"] = (
+                self.env["lead.scoring.model"].search([("target", "=", target)], limit=1).id
+            )
+        return values
+
+    def action_add_points(self):
+        self.ensure_one()
+        if not math.isfinite(self.points) or not self.points:
+            raise ValidationError(self.env._("Enter a finite, non-zero number of points."))
+        self.env["lead.scoring.point"].check_access("create")
+        targets = self.partner_ids if self.target == "contact" else self.lead_ids
+        self.env["lead.scoring.point"].sudo()._add_points(
+            self.model_id,
+            [(target.id, self.points, self.reason) for target in targets],
+            "manual",
+            self.expire_after,
+            self.expire_unit,
+        )
+        return {"type": "ir.actions.act_window_close"}

@@ -1,0 +1,44 @@
+"""Reads an Odoo test log and fails unless tests ran and all passed.
+
+Prints one closing line "N passed, N failed" for CI. Any ERROR or CRITICAL
+log line counts as a failure: Odoo logs failed tests and broken installs
+that way, and it does not always exit non-zero for them.
+"""
+
+import re
+import sys
+
+RESULT = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests")
+PROBLEM = re.compile(r"^\S+ \S+ \d+ (ERROR|CRITICAL) ")
+
+
+def main(path):
+    failed = errors = total = 0
+    problems = []
+    with open(path, encoding="utf-8", errors="replace") as log:
+        for line in log:
+            match = RESULT.search(line)
+            if match:
+                failed += int(match[1])
+                errors += int(match[2])
+                total += int(match[3])
+            if PROBLEM.match(line):
+                problems.append(line.rstrip())
+    bad = failed + errors
+    print()
+    if problems:
+        print(f"{len(problems)} ERROR/CRITICAL log line(s):")
+        for line in problems[:40]:
+            print("  " + line[:300])
+    if total == 0:
+        print("No test ran: the addon's tests were not collected.")
+        print("0 passed, 1 failed")
+        return 1
+    if problems and not bad:
+        bad = 1
+    print(f"{total - failed - errors} passed, {bad} failed")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
