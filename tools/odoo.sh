@@ -30,13 +30,10 @@ common=(--db_host="$PGHOST" --db_port="$PGPORT" --db_user="$PGUSER" --db_passwor
 case "$mode" in
 test)
     log=$(mktemp)
-    # Install without tests first (Odoo's own at_install tests are not ours to run),
-    # then update the addon with every one of its tests.
-    "$PYTHON" -m odoo "${common[@]}" -i lead_scoring --without-demo=all \
-        --stop-after-init --log-level=warn
-    "$PYTHON" -m odoo "${common[@]}" -u lead_scoring --test-enable \
+    # The tags keep Odoo's own test suites out: only this addon's tests run.
+    "$PYTHON" -m odoo "${common[@]}" -i lead_scoring --without-demo=all --test-enable \
         --test-tags "${TEST_TAGS:-/lead_scoring}" --stop-after-init --log-level=test \
-        --http-port="${HTTP_PORT:-8079}" 2>&1 | tee "$log"
+        --http-port="${HTTP_PORT:-8079}" 2>&1 | tee "$log" || true
     "$PYTHON" "$repo/tools/test_summary.py" "$log"
     ;;
 demo)

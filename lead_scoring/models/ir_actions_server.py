@@ -47,6 +47,15 @@ class IrActionsServer(models.Model):
         help="Most points a record can hold at once from this action. 0 = no cap.",
     )
 
+    def _compute_name(self):
+        super()._compute_name()
+        for action in self.filtered(lambda a: a.state == "lead_score" and a.base_automation_id):
+            action.name = self.env._(
+                "Adjust score %(model)s by %(points)s",
+                model=action.score_model_id.name or "",
+                points=f"{action.score_points:+g}",
+            )
+
     @api.constrains("state", "score_model_id", "score_points", "score_expire_after")
     def _check_lead_score(self):
         for action in self.filtered(lambda a: a.state == "lead_score"):
@@ -142,7 +151,9 @@ class IrActionsServer(models.Model):
         return awards
 
     def _lead_score_reason(self, record):
-        return f"{self.name}: {record.display_name}"
+        # Automation Rules rename their actions after the action type: their own
+        # name ("Opened mailing") is the one that tells why.
+        return f"{self.base_automation_id.name or self.name}: {record.display_name}"
 
     def _lead_score_targets(self, records, scoring_model):
         """``{triggering record id: scored record id}`` for the records that have
@@ -174,8 +185,14 @@ class IrActionsServer(models.Model):
             and record.partner_id
         ):
             return record.partner_id
-        if "model" in record._fields and "res_id" in record._fields:
-            if record.model == target_model and record.res_id:
+        # Messages, mailing traces, activities: a document reference.
+        for model_field in ("model", "res_model"):
+            if (
+                model_field in record._fields
+                and "res_id" in record._fields
+                and record[model_field] == target_model
+                and record.res_id
+            ):
                 target = self.env[target_model].browse(record.res_id).exists()
                 if target:
                     return target

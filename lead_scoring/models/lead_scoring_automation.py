@@ -150,7 +150,7 @@ class LeadScoringAutomation(models.Model):
     def _automation_values(self):
         self.ensure_one()
         values = {
-            "name": self.env._("Lead scoring: %(name)s", name=self.name),
+            "name": self.name,
             "model_id": self.trigger_model_id.id,
             "trigger": self.trigger,
             "filter_domain": self.filter_domain if self.filter_domain not in (False, "[]") else False,

@@ -1,4 +1,6 @@
-from odoo import api, fields, models
+from collections import defaultdict
+
+from odoo import api, fields, models, tools
 from odoo.tools import SQL, split_every
 
 from .lead_scoring_model import TARGETS
@@ -34,80 +36,107 @@ class LeadScoringMixin(models.AbstractModel):
             record.lead_scoring_point_count = counts.get(record._origin, 0)
 
     @api.model
+    @tools.ormcache()
     def _lead_scoring_primary_models(self):
-        """``[(company_id, model_id)]``: which model gives the primary score of
-        the records of each company (``None`` = records without company)."""
+        """Which scoring model gives the primary score of a record.
+
+        :return: ``(shared_model_id, ((company_id, model_id), ...))``: the
+            first active model without company serves records of every
+            company not listed (and records without company); a company with
+            models of its own is listed with its first eligible model.
+        """
         scoring_models = (
             self.env["lead.scoring.model"]
             .sudo()
+            .with_context(active_test=True)
             .search([("target", "=", self._lead_scoring_target)], order="sequence, id")
         )
-        primary = []
-        companies = self.env["res.company"].sudo().search([]).ids
-        for company_id in [None, *companies]:
-            first = next(
-                (m for m in scoring_models if m.company_id.id in (False, company_id)),
-                None,
+        shared = next((m.id for m in scoring_models if not m.company_id), None)
+        per_company = tuple(
+            (
+                company.id,
+                next(m.id for m in scoring_models if m.company_id in (company, empty)),
             )
-            if first:
-                primary.append((company_id, first.id))
-        return primary
+            for company in scoring_models.company_id
+            for empty in [company.browse()]
+        )
+        return shared, per_company
+
+    def _lead_scoring_primary_model_id(self):
+        """The id of the model giving this record's primary score (or None)."""
+        self.ensure_one()
+        shared, per_company = self._lead_scoring_primary_models()
+        return dict(per_company).get(self.company_id.id, shared)
+
+    def _lead_scoring_write_scores(self, scoring_model, scores):
+        """Copy new scores of ``scoring_model`` into the primary score field of
+        the records for which it is the primary model.
+
+        :param scores: ``{record id: new score}``
+        """
+        field = self._lead_scoring_score_field
+        by_value = defaultdict(list)
+        for record in self.sudo().browse(list(scores)):
+            if record._lead_scoring_primary_model_id() == scoring_model.id:
+                if record[field] != scores[record.id]:
+                    by_value[scores[record.id]].append(record.id)
+        self._lead_scoring_write_by_value(by_value.items())
+
+    def _lead_scoring_write_by_value(self, ids_by_value):
+        """Write the primary score field, one ORM write per value (and batch).
+
+        Through the ORM so that Automation Rules watching the field fire;
+        ``lead_scoring_engine`` in the context keeps the engine from
+        re-entering itself from those rules.
+        """
+        records = self.sudo().with_context(
+            lead_scoring_engine=True, tracking_disable=True, active_test=False
+        )
+        for value, ids in ids_by_value:
+            for batch in split_every(SCORE_WRITE_BATCH, ids):
+                records.browse(batch).write({self._lead_scoring_score_field: value})
 
     @api.model
-    def _lead_scoring_sync_primary_score(self, target_ids=None):
-        """Write the primary score field of records where it differs from their
-        score in the primary model.
-
-        Written through the ORM, grouped by value, so that Automation Rules
-        watching the field fire; ``lead_scoring_engine`` in the context keeps
-        the engine from re-entering itself from those rules.
-        """
-        if target_ids is not None and not target_ids:
-            return
+    def _lead_scoring_sync_primary_score(self):
+        """Bring the primary score field of every record in line with its score
+        in its primary model, in one query (the cron's safety net, and what
+        follows a change of which model is primary)."""
         field = self._lead_scoring_score_field
         column = TARGETS[self._lead_scoring_target][1]
-        primary = self._lead_scoring_primary_models()
-        if primary:
-            primary_sql = SQL(
+        shared, per_company = self._lead_scoring_primary_models()
+        if per_company:
+            per_company_sql = SQL(
                 "VALUES %s",
-                SQL(", ").join(SQL("(%s::int, %s::int)", c, m) for c, m in primary),
+                SQL(", ").join(SQL("(%s::int, %s::int)", c, m) for c, m in per_company),
             )
         else:
-            primary_sql = SQL("SELECT NULL::int, NULL::int WHERE FALSE")
-        restrict = SQL()
-        if target_ids is not None:
-            restrict = SQL("AND t.id = ANY(%s)", list(target_ids))
+            per_company_sql = SQL("SELECT NULL::int, NULL::int WHERE FALSE")
         self.flush_model([field, "company_id"])
+        self.env["lead.scoring.score"].flush_model()
         self.env.cr.execute(
             SQL(
                 """
-                WITH primary_model(company_id, model_id) AS (%(primary)s)
+                WITH per_company(company_id, model_id) AS (%(per_company)s)
                 SELECT new_score, array_agg(id ORDER BY id) FROM (
                     SELECT t.id, COALESCE(s.score, 0.0) AS new_score,
                            COALESCE(t.%(field)s, 0.0) AS old_score
                       FROM %(table)s t
-                      LEFT JOIN primary_model pm
-                             ON pm.company_id IS NOT DISTINCT FROM t.company_id
+                      LEFT JOIN per_company pc ON pc.company_id = t.company_id
                       LEFT JOIN lead_scoring_score s
-                             ON s.model_id = pm.model_id AND s.%(column)s = t.id
-                     WHERE TRUE %(restrict)s
+                             ON s.model_id = COALESCE(pc.model_id, %(shared)s)
+                            AND s.%(column)s = t.id
                 ) changes
                  WHERE new_score IS DISTINCT FROM old_score
                  GROUP BY new_score
                 """,
-                primary=primary_sql,
+                per_company=per_company_sql,
+                shared=shared,
                 field=SQL.identifier(field),
                 table=SQL.identifier(self._table),
                 column=SQL.identifier(column),
-                restrict=restrict,
             )
         )
-        records = self.sudo().with_context(
-            lead_scoring_engine=True, tracking_disable=True, active_test=False
-        )
-        for value, ids in self.env.cr.fetchall():
-            for batch in split_every(SCORE_WRITE_BATCH, ids):
-                records.browse(batch).write({field: value})
+        self._lead_scoring_write_by_value(self.env.cr.fetchall())
 
     def action_open_lead_scoring_points(self):
         """Smart button "Score history": this record's ledger, live lines first."""

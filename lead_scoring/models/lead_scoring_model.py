@@ -117,9 +117,17 @@ class LeadScoringModel(models.Model):
         # Changing the target invalidates every rule domain written for the old one.
         self.rule_ids._check_domain()
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        scoring_models = super().create(vals_list)
+        # Which model is primary may have changed (cached per target).
+        self.env.registry.clear_cache()
+        return scoring_models
+
     def write(self, vals):
         res = super().write(vals)
         if {"active", "sequence", "company_id", "target"} & vals.keys():
+            self.env.registry.clear_cache()
             # The primary model of some records changed: their contact/deal score must follow.
             self.env["lead.scoring.rule"]._trigger_recompute()
         if "active" in vals:
@@ -133,6 +141,7 @@ class LeadScoringModel(models.Model):
         automations = self.with_context(active_test=False).automation_ids
         automations.unlink()
         res = super().unlink()
+        self.env.registry.clear_cache()
         for target in targets:
             self._target_records_for(target)._lead_scoring_sync_primary_score()
         return res
@@ -218,18 +227,15 @@ class LeadScoringModel(models.Model):
         self = self.with_context(lead_scoring_engine=True)
         self.env.flush_all()
         now = fields.Datetime.now()
-        points = self.env["lead.scoring.point"]
         scores = self.env["lead.scoring.score"]
         for scoring_model in self.filtered("active"):
             scoring_model.rule_ids.filtered("active")._sync_points(now)
-            points._expire_points(scoring_model, now)
-            changed_ids = scores._refresh_scores(scoring_model, now)
-            scores._refresh_bands(scoring_model)
+            changed = scores._refresh_scores(scoring_model, now)
             scoring_model.date_last_recompute = now
             _logger.info(
                 "Lead scoring: model %s recomputed, %d scores changed",
                 scoring_model.id,
-                len(changed_ids),
+                len(changed),
             )
         for target in set(self.mapped("target")):
             self._target_records_for(target)._lead_scoring_sync_primary_score()

@@ -176,56 +176,16 @@ class LeadScoringPoint(models.Model):
     def _refresh_targets(self):
         """Bring the scores of these lines' records up to date, thresholds included."""
         self = self.sudo()
-        self.flush_model()
         now = fields.Datetime.now()
-        self._expire_lines_of_targets(now)
         scores = self.env["lead.scoring.score"]
         for scoring_model in self.model_id:
-            lines = self.filtered(lambda line, m=scoring_model: line.model_id == m)
             column = scoring_model._target_column()
-            target_ids = lines.mapped(f"{column}.id")
-            changed = scores._refresh_scores(scoring_model, now, target_ids)
+            lines = self.filtered(lambda line, m=scoring_model: line.model_id == m)
+            changed = scores._refresh_scores(scoring_model, now, lines.mapped(f"{column}.id"))
             if changed:
-                scores._refresh_bands(scoring_model, changed)
-                targets = scoring_model._target_records().browse(changed)
-                targets._lead_scoring_sync_primary_score(changed)
-                scoring_model.threshold_ids._fire_thresholds(changed)
-
-    def _expire_lines_of_targets(self, now):
-        """Mark the expired lines of these lines' records as no longer live."""
-        for column in ("partner_id", "lead_id"):
-            ids = self.mapped(f"{column}.id")
-            if ids:
-                self.env.cr.execute(
-                    SQL(
-                        """
-                        UPDATE lead_scoring_point SET is_live = FALSE
-                         WHERE %(column)s = ANY(%(ids)s) AND model_id = ANY(%(models)s)
-                           AND is_live AND expire_date <= %(now)s
-                        """,
-                        column=SQL.identifier(column),
-                        ids=ids,
-                        models=self.model_id.ids,
-                        now=now,
-                    )
-                )
-        self.invalidate_model(["is_live"])
-
-    @api.model
-    def _expire_points(self, scoring_model, now):
-        """Mark the lines of a model whose expiry has come as no longer live."""
-        self.env.cr.execute(
-            SQL(
-                """
-                UPDATE lead_scoring_point SET is_live = FALSE
-                 WHERE model_id = %(model)s AND closed_date IS NULL
-                   AND is_live AND expire_date <= %(now)s
-                """,
-                model=scoring_model.id,
-                now=now,
-            )
-        )
-        return self.env.cr.rowcount
+                targets = scoring_model._target_records()
+                targets._lead_scoring_write_scores(scoring_model, changed)
+                scoring_model.threshold_ids._fire_thresholds(list(changed))
 
     @api.model
     def _add_points(self, scoring_model, awards, source, expire_after=0,

@@ -92,12 +92,19 @@ class LeadScoringRule(models.Model):
                     )
                 ) from error
 
-    @api.constrains("points")
+    @api.constrains("points", "expire_after")
     def _check_points(self):
         for rule in self:
             if not math.isfinite(rule.points):
                 raise ValidationError(
                     self.env._("The points of a rule must be a finite number.")
+                )
+            if rule.expire_after < 0:
+                raise ValidationError(
+                    self.env._(
+                        'Rule "%(rule)s": points cannot expire after a negative time.',
+                        rule=rule.name,
+                    )
                 )
 
     @api.model_create_multi

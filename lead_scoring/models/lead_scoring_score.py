@@ -63,23 +63,32 @@ class LeadScoringScore(models.Model):
     def _refresh_scores(self, scoring_model, now, target_ids=None):
         """Recompute scores of a model from its live lines, in one statement.
 
-        Only scores whose value changed are written.
+        The same statement marks lines whose expiry has come as no longer
+        live and gives each changed score its band. Only scores whose value
+        or band changed are written.
 
         :param target_ids: restrict to these records (default: all of the model)
-        :return: ids of the records whose score changed
+        :return: ``{record id: new score}`` of the changed scores
         """
         column = SQL.identifier(scoring_model._target_column())
         restrict_points = restrict_scores = SQL()
         if target_ids is not None:
             if not target_ids:
-                return []
+                return {}
             restrict_points = SQL("AND p.%s = ANY(%s)", column, list(target_ids))
             restrict_scores = SQL("AND s.%s = ANY(%s)", column, list(target_ids))
         score = scoring_model._clamp_sql(SQL("COALESCE(live.total, 0.0)"))
+        self.env["lead.scoring.point"].flush_model()
+        self.env["lead.scoring.band"].flush_model()
+        self.flush_model()
         self.env.cr.execute(
             SQL(
                 """
-                WITH live AS (
+                WITH expired AS (
+                    UPDATE lead_scoring_point p SET is_live = FALSE
+                     WHERE p.model_id = %(model)s AND p.is_live
+                       AND p.expire_date <= %(now)s %(restrict_points)s
+                ), live AS (
                     SELECT p.%(column)s AS target_id, SUM(%(value)s) AS total
                       FROM lead_scoring_point p
                      WHERE p.model_id = %(model)s
@@ -92,22 +101,32 @@ class LeadScoringScore(models.Model):
                      UNION
                     SELECT s.%(column)s FROM lead_scoring_score s
                      WHERE s.model_id = %(model)s %(restrict_scores)s
+                ), computed AS (
+                    SELECT candidate.target_id,
+                           ROUND((%(score)s)::numeric, 4)::float8 AS score
+                      FROM candidate
+                      LEFT JOIN live ON live.target_id = candidate.target_id
                 )
                 INSERT INTO lead_scoring_score AS s (
-                    model_id, %(column)s, score, date_last_change,
+                    model_id, %(column)s, score, band_id, date_last_change,
                     create_uid, create_date, write_uid, write_date)
-                SELECT %(model)s, candidate.target_id,
-                       ROUND((%(score)s)::numeric, 4)::float8,
+                SELECT %(model)s, computed.target_id, computed.score,
+                       (SELECT b.id FROM lead_scoring_band b
+                         WHERE b.model_id = %(model)s AND b.min_score <= computed.score
+                         ORDER BY b.min_score DESC, b.id LIMIT 1),
                        %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s
-                  FROM candidate
-                  LEFT JOIN live ON live.target_id = candidate.target_id
+                  FROM computed
                 ON CONFLICT (model_id, %(column)s) DO UPDATE
                    SET score = EXCLUDED.score,
-                       date_last_change = EXCLUDED.date_last_change,
+                       band_id = EXCLUDED.band_id,
+                       date_last_change = CASE WHEN s.score IS DISTINCT FROM EXCLUDED.score
+                                               THEN EXCLUDED.date_last_change
+                                               ELSE s.date_last_change END,
                        write_uid = EXCLUDED.write_uid,
                        write_date = EXCLUDED.write_date
                  WHERE s.score IS DISTINCT FROM EXCLUDED.score
-                RETURNING s.%(column)s
+                    OR s.band_id IS DISTINCT FROM EXCLUDED.band_id
+                RETURNING s.%(column)s, s.score
                 """,
                 column=column,
                 value=scoring_model._decayed_points_sql(now),
@@ -119,37 +138,34 @@ class LeadScoringScore(models.Model):
                 restrict_scores=restrict_scores,
             )
         )
-        changed = [row[0] for row in self.env.cr.fetchall()]
-        self.invalidate_model(["score", "date_last_change", "write_uid", "write_date"])
+        changed = dict(self.env.cr.fetchall())
+        self.invalidate_model(
+            ["score", "band_id", "date_last_change", "write_uid", "write_date"]
+        )
+        self.env["lead.scoring.point"].invalidate_model(["is_live"])
         return changed
 
     @api.model
-    def _refresh_bands(self, scoring_model, target_ids=None):
-        """Give each score of the model the band with the highest minimum it reaches."""
-        restrict = SQL()
-        if target_ids is not None:
-            if not target_ids:
-                return
-            column = SQL.identifier(scoring_model._target_column())
-            restrict = SQL("AND s.%s = ANY(%s)", column, list(target_ids))
+    def _refresh_bands(self, scoring_model):
+        """Relabel every score of a model after its bands changed."""
+        self.env["lead.scoring.band"].flush_model()
+        self.flush_model()
         self.env.cr.execute(
             SQL(
                 """
                 UPDATE lead_scoring_score s
-                   SET band_id = (
-                       SELECT b.id FROM lead_scoring_band b
-                        WHERE b.model_id = s.model_id AND b.min_score <= s.score
-                        ORDER BY b.min_score DESC, b.id
-                        LIMIT 1)
-                 WHERE s.model_id = %(model)s %(restrict)s
-                   AND s.band_id IS DISTINCT FROM (
-                       SELECT b.id FROM lead_scoring_band b
-                        WHERE b.model_id = s.model_id AND b.min_score <= s.score
-                        ORDER BY b.min_score DESC, b.id
-                        LIMIT 1)
+                   SET band_id = fresh.band_id
+                  FROM (
+                      SELECT s2.id,
+                             (SELECT b.id FROM lead_scoring_band b
+                               WHERE b.model_id = s2.model_id AND b.min_score <= s2.score
+                               ORDER BY b.min_score DESC, b.id LIMIT 1) AS band_id
+                        FROM lead_scoring_score s2
+                       WHERE s2.model_id = %(model)s
+                  ) fresh
+                 WHERE s.id = fresh.id AND s.band_id IS DISTINCT FROM fresh.band_id
                 """,
                 model=scoring_model.id,
-                restrict=restrict,
             )
         )
         self.invalidate_model(["band_id"])

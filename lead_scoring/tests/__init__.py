@@ -1,0 +1,3 @@
+from . import test_rule_engine
+from . import test_security
+from . import test_adjust_score

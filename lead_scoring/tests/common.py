@@ -1,0 +1,64 @@
+from odoo.tests import TransactionCase, new_test_user
+from odoo.addons.base.tests.common import DISABLED_MAIL_CONTEXT
+
+
+class LeadScoringCase(TransactionCase):
+    """Shared fixtures: users of each role, a few partners, and helpers."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env = cls.env(context=dict(cls.env.context, **DISABLED_MAIL_CONTEXT))
+        cls.company = cls.env.company
+        cls.manager = new_test_user(
+            cls.env,
+            login="ls_manager",
+            groups="sales_team.group_sale_manager",
+            name="Marketing Manager",
+        )
+        cls.salesman = new_test_user(
+            cls.env,
+            login="ls_salesman",
+            groups="sales_team.group_sale_salesman",
+            name="Sales Rep",
+        )
+        cls.portal = new_test_user(cls.env, login="ls_portal", groups="base.group_portal")
+        cls.nl = cls.env.ref("base.nl")
+        cls.be = cls.env.ref("base.be")
+        cls.us = cls.env.ref("base.us")
+        Partner = cls.env["res.partner"]
+        cls.anna = Partner.create({"name": "Anna", "email": "anna@example.nl", "country_id": cls.nl.id})
+        cls.bram = Partner.create({"name": "Bram", "email": "bram@example.be", "country_id": cls.be.id})
+        cls.carl = Partner.create({"name": "Carl", "email": "carl@example.com", "country_id": cls.us.id})
+        cls.ScoringModel = cls.env["lead.scoring.model"]
+        cls.Point = cls.env["lead.scoring.point"]
+        cls.Score = cls.env["lead.scoring.score"]
+
+    @classmethod
+    def create_model(cls, name="Profiel", target="contact", rules=(), **values):
+        """A scoring model with ``rules`` given as (name, domain, points[, extra values])."""
+        return cls.ScoringModel.create(
+            {
+                "name": name,
+                "target": target,
+                "rule_ids": [
+                    (0, 0, {"name": rule[0], "domain": rule[1], "points": rule[2], **(rule[3] if len(rule) > 3 else {})})
+                    for rule in rules
+                ],
+                **values,
+            }
+        )
+
+    def recompute(self):
+        self.ScoringModel._cron_recompute_scores()
+
+    def score_of(self, scoring_model, record):
+        column = scoring_model._target_column()
+        score = self.Score.search([("model_id", "=", scoring_model.id), (column, "=", record.id)])
+        return score.score if score else 0.0
+
+    def lines_of(self, scoring_model, record, **filters):
+        column = scoring_model._target_column()
+        domain = [("model_id", "=", scoring_model.id), (column, "=", record.id)]
+        domain += [(name, "=", value) for name, value in filters.items()]
+        return self.Point.search(domain, order="id")
