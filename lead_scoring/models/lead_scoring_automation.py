@@ -177,5 +177,7 @@ class LeadScoringAutomation(models.Model):
             if line.automation_id:
                 line.automation_id.write(values)
             else:
-                values["action_server_ids"] = [Command.link(line.action_id.id)]
                 line.automation_id = self.env["base.automation"].sudo().create(values)
+                line.action_id.write(
+                    {"base_automation_id": line.automation_id.id, "usage": "base_automation"}
+                )
