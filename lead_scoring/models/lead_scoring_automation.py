@@ -153,7 +153,7 @@ class LeadScoringAutomation(models.Model):
             "name": self.name,
             "model_id": self.trigger_model_id.id,
             "trigger": self.trigger,
-            "filter_domain": self.filter_domain if self.filter_domain not in (False, "[]") else False,
+            "filter_domain": self._automation_filter_domain(),
             "active": self.active and self.model_id.active,
         }
         if self.trigger in ("on_create_or_write",):
@@ -165,6 +165,16 @@ class LeadScoringAutomation(models.Model):
                 trg_date_range_type=self.date_delay_unit,
             )
         return values
+
+    def _automation_filter_domain(self):
+        """The filter of the Automation Rule: the marketer's filter, plus what the
+        trigger implies when Odoo would otherwise derive it from fields we do not
+        expose ("On archived" means the record is now archived)."""
+        domain = self.filter_domain if self.filter_domain not in (False, "", "[]") else False
+        if self.trigger == "on_archive":
+            archived = "[('active', '=', False)]"
+            domain = f"['&', {domain[1:-1]}, ('active', '=', False)]" if domain else archived
+        return domain
 
     def _sync_automation(self):
         """Create or update the backing Automation Rule and its action (as superuser)."""

@@ -1,6 +1,8 @@
 import math
 from datetime import timedelta
 
+from dateutil.relativedelta import relativedelta
+
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tools import SQL
@@ -186,6 +188,27 @@ class LeadScoringPoint(models.Model):
                 targets = scoring_model._target_records()
                 targets._lead_scoring_write_scores(scoring_model, changed)
                 scoring_model.threshold_ids._fire_thresholds(list(changed))
+
+    @api.model
+    def _demo_load_engagement(self, entries):
+        """Demo data: engagement lines dated some days back, as the API would post them."""
+        scoring_model = self.env.ref("lead_scoring.lead_scoring_model_demo_betrokkenheid")
+        now = fields.Datetime.now()
+        lines = self.sudo().with_context(lead_scoring_no_refresh=True).create(
+            [
+                {
+                    "model_id": scoring_model.id,
+                    "partner_id": partner_id,
+                    "points": points,
+                    "source": "api",
+                    "reason": reason,
+                    "date": now - timedelta(days=days_ago),
+                    "expire_date": now - timedelta(days=days_ago) + relativedelta(months=2),
+                }
+                for partner_id, points, reason, days_ago in entries
+            ]
+        )
+        lines._refresh_targets()
 
     @api.model
     def _add_points(self, scoring_model, awards, source, expire_after=0,
