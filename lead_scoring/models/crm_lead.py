@@ -6,6 +6,7 @@ class CrmLead(models.Model):
     _inherit = ["crm.lead", "lead.scoring.mixin"]
     _lead_scoring_target = "deal"
     _lead_scoring_score_field = "deal_score"
+    _lead_scoring_band_field = "deal_band_id"
 
     deal_score = fields.Float(
         readonly=True,
@@ -14,6 +15,16 @@ class CrmLead(models.Model):
         default=0.0,
         groups="lead_scoring.group_lead_scoring_user",
         help="Score in the first active deal scoring model of this deal's company.",
+    )
+    deal_band_id = fields.Many2one(
+        "lead.scoring.band",
+        "Deal Band",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        ondelete="set null",
+        groups="lead_scoring.group_lead_scoring_user",
+        help="Band of the deal score.",
     )
     partner_contact_score = fields.Float(
         "Contact Score",

@@ -18,6 +18,7 @@ class LeadScoringMixin(models.AbstractModel):
     _description = "Scored Record"
     _lead_scoring_target = None
     _lead_scoring_score_field = None
+    _lead_scoring_band_field = None
 
     lead_scoring_point_count = fields.Integer(
         "Score History Lines",
@@ -69,39 +70,47 @@ class LeadScoringMixin(models.AbstractModel):
         return dict(per_company).get(self.company_id.id, shared)
 
     def _lead_scoring_write_scores(self, scoring_model, scores):
-        """Copy new scores of ``scoring_model`` into the primary score field of
-        the records for which it is the primary model.
+        """Copy new scores of ``scoring_model`` into the primary score and band
+        fields of the records for which it is the primary model.
 
-        :param scores: ``{record id: new score}``
+        :param scores: ``{record id: (new score, new band id)}``
         """
-        field = self._lead_scoring_score_field
+        score_field, band_field = self._lead_scoring_fields()
         by_value = defaultdict(list)
         for record in self.sudo().browse(list(scores)):
             if record._lead_scoring_primary_model_id() == scoring_model.id:
-                if record[field] != scores[record.id]:
-                    by_value[scores[record.id]].append(record.id)
+                score, band_id = scores[record.id]
+                if (record[score_field], record[band_field].id) != (score, band_id or False):
+                    by_value[score, band_id].append(record.id)
         self._lead_scoring_write_by_value(by_value.items())
 
-    def _lead_scoring_write_by_value(self, ids_by_value):
-        """Write the primary score field, one ORM write per value (and batch).
+    def _lead_scoring_fields(self):
+        """Names of the primary score and band fields of this model."""
+        return self._lead_scoring_score_field, self._lead_scoring_band_field
 
-        Through the ORM so that Automation Rules watching the field fire;
+    def _lead_scoring_write_by_value(self, ids_by_value):
+        """Write the primary score and band fields, one ORM write per value.
+
+        Through the ORM so that Automation Rules watching the fields fire;
         ``lead_scoring_engine`` in the context keeps the engine from
         re-entering itself from those rules.
+
+        :param ids_by_value: iterable of ``((score, band id), record ids)``
         """
+        score_field, band_field = self._lead_scoring_fields()
         records = self.sudo().with_context(
             lead_scoring_engine=True, tracking_disable=True, active_test=False
         )
-        for value, ids in ids_by_value:
+        for (score, band_id), ids in ids_by_value:
             for batch in split_every(SCORE_WRITE_BATCH, ids):
-                records.browse(batch).write({self._lead_scoring_score_field: value})
+                records.browse(batch).write({score_field: score, band_field: band_id or False})
 
     @api.model
     def _lead_scoring_sync_primary_score(self):
-        """Bring the primary score field of every record in line with its score
-        in its primary model, in one query (the cron's safety net, and what
-        follows a change of which model is primary)."""
-        field = self._lead_scoring_score_field
+        """Bring the primary score and band of every record in line with its
+        score in its primary model, in one query (the cron's safety net, and
+        what follows a change of which model is primary)."""
+        score_field, band_field = self._lead_scoring_fields()
         column = TARGETS[self._lead_scoring_target][1]
         shared, per_company = self._lead_scoring_primary_models()
         if per_company:
@@ -111,15 +120,17 @@ class LeadScoringMixin(models.AbstractModel):
             )
         else:
             per_company_sql = SQL("SELECT NULL::int, NULL::int WHERE FALSE")
-        self.flush_model([field, "company_id"])
+        self.flush_model([score_field, band_field, "company_id"])
         self.env["lead.scoring.score"].flush_model()
         self.env.cr.execute(
             SQL(
                 """
                 WITH per_company(company_id, model_id) AS (%(per_company)s)
-                SELECT new_score, array_agg(id ORDER BY id) FROM (
+                SELECT ARRAY[new_score, new_band], array_agg(id ORDER BY id) FROM (
                     SELECT t.id, COALESCE(s.score, 0.0) AS new_score,
-                           COALESCE(t.%(field)s, 0.0) AS old_score
+                           s.band_id::float8 AS new_band,
+                           COALESCE(t.%(score_field)s, 0.0) AS old_score,
+                           t.%(band_field)s::float8 AS old_band
                       FROM %(table)s t
                       LEFT JOIN per_company pc ON pc.company_id = t.company_id
                       LEFT JOIN lead_scoring_score s
@@ -127,16 +138,20 @@ class LeadScoringMixin(models.AbstractModel):
                             AND s.%(column)s = t.id
                 ) changes
                  WHERE new_score IS DISTINCT FROM old_score
-                 GROUP BY new_score
+                    OR new_band IS DISTINCT FROM old_band
+                 GROUP BY new_score, new_band
                 """,
                 per_company=per_company_sql,
                 shared=shared,
-                field=SQL.identifier(field),
+                score_field=SQL.identifier(score_field),
+                band_field=SQL.identifier(band_field),
                 table=SQL.identifier(self._table),
                 column=SQL.identifier(column),
             )
         )
-        self._lead_scoring_write_by_value(self.env.cr.fetchall())
+        self._lead_scoring_write_by_value(
+            ((score, band and int(band)), ids) for (score, band), ids in self.env.cr.fetchall()
+        )
 
     def action_open_lead_scoring_points(self):
         """Smart button "Score history": this record's ledger, live lines first."""

@@ -153,8 +153,11 @@ class LeadScoringModel(models.Model):
         return True
 
     def _refresh_all_bands(self):
+        """Relabel the scores of these models after their bands changed."""
         for scoring_model in self.sudo():
             self.env["lead.scoring.score"].sudo()._refresh_bands(scoring_model)
+        for target in set(self.mapped("target")):
+            self._target_records_for(target)._lead_scoring_sync_primary_score()
 
     def action_open_points(self):
         self.ensure_one()

@@ -30,6 +30,14 @@ class LeadScoringScore(models.Model):
     )
     band_color = fields.Integer(related="band_id.color")
     date_last_change = fields.Datetime("Last Change", readonly=True)
+    next_threshold_id = fields.Many2one(
+        "lead.scoring.threshold", compute="_compute_next_threshold", string="Next Threshold"
+    )
+    threshold_progress = fields.Float(
+        "Progress to Next Threshold",
+        compute="_compute_next_threshold",
+        help="Share of the way from 0 to the next threshold above the score, in %.",
+    )
 
     _sql_constraints = [
         (
@@ -44,6 +52,18 @@ class LeadScoringScore(models.Model):
     def _compute_display_name(self):
         for score in self:
             score.display_name = f"{score.model_id.name}: {score.score:g}"
+
+    @api.depends("score", "model_id.threshold_ids.score", "model_id.threshold_ids.active")
+    def _compute_next_threshold(self):
+        for score in self:
+            above = score.model_id.threshold_ids.filtered(
+                lambda t, s=score: t.active and t.score > s.score
+            ).sorted("score")[:1]
+            score.next_threshold_id = above
+            if above:
+                score.threshold_progress = max(0.0, min(100.0, 100.0 * score.score / above.score))
+            else:
+                score.threshold_progress = 100.0 if score.model_id.threshold_ids else 0.0
 
     def action_open_points(self):
         self.ensure_one()
@@ -68,7 +88,7 @@ class LeadScoringScore(models.Model):
         or band changed are written.
 
         :param target_ids: restrict to these records (default: all of the model)
-        :return: ``{record id: new score}`` of the changed scores
+        :return: ``{record id: (new score, new band id)}`` of the changed scores
         """
         column = SQL.identifier(scoring_model._target_column())
         restrict_points = restrict_scores = SQL()
@@ -126,7 +146,7 @@ class LeadScoringScore(models.Model):
                        write_date = EXCLUDED.write_date
                  WHERE s.score IS DISTINCT FROM EXCLUDED.score
                     OR s.band_id IS DISTINCT FROM EXCLUDED.band_id
-                RETURNING s.%(column)s, s.score
+                RETURNING s.%(column)s, s.score, s.band_id
                 """,
                 column=column,
                 value=scoring_model._decayed_points_sql(now),
@@ -138,7 +158,7 @@ class LeadScoringScore(models.Model):
                 restrict_scores=restrict_scores,
             )
         )
-        changed = dict(self.env.cr.fetchall())
+        changed = {target_id: (score, band_id) for target_id, score, band_id in self.env.cr.fetchall()}
         self.invalidate_model(
             ["score", "band_id", "date_last_change", "write_uid", "write_date"]
         )

@@ -6,6 +6,7 @@ class ResPartner(models.Model):
     _inherit = ["res.partner", "lead.scoring.mixin"]
     _lead_scoring_target = "contact"
     _lead_scoring_score_field = "contact_score"
+    _lead_scoring_band_field = "contact_band_id"
 
     contact_score = fields.Float(
         readonly=True,
@@ -14,6 +15,16 @@ class ResPartner(models.Model):
         default=0.0,
         groups="lead_scoring.group_lead_scoring_user",
         help="Score in the first active contact scoring model of this contact's company.",
+    )
+    contact_band_id = fields.Many2one(
+        "lead.scoring.band",
+        "Contact Band",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        ondelete="set null",
+        groups="lead_scoring.group_lead_scoring_user",
+        help="Band of the contact score.",
     )
     lead_score_ids = fields.One2many(
         "lead.scoring.score",

@@ -150,11 +150,18 @@ class TestRuleEngine(LeadScoringCase):
         )
         self.assertFalse(self.Score.search([("partner_id", "=", self.carl.id)]).band_id, "below all bands")
         self.assertEqual(bands["Warm"].score_count, 1)
+        self.assertEqual(self.anna.contact_band_id, bands["Warm"], "the band shows on the contact")
         # Moving a band boundary relabels existing scores at once.
         bands["Hot"].min_score = 15
         self.assertEqual(score.band_id, bands["Warm"])
         bands["Warm"].min_score = 25
         self.assertEqual(score.band_id, bands["Hot"])
+        self.assertEqual(self.anna.contact_band_id, bands["Hot"])
+        self.assertEqual(
+            self.env["res.partner"].search([("contact_band_id", "=", bands["Hot"].id)]),
+            self.anna,
+        )
+        self.assertEqual(self.bram.contact_band_id, bands["Warm"], "60 is now in Warm (25+)")
 
     def test_deal_model(self):
         deals = self.create_model(
