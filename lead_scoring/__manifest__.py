@@ -33,6 +33,11 @@
     "demo": [
         "demo/lead_scoring_demo.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "lead_scoring/static/tests/tours/*.js",
+        ],
+    },
     "installable": True,
     "application": False,
 }

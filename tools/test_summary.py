@@ -10,6 +10,8 @@ import sys
 
 RESULT = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests")
 PROBLEM = re.compile(r"^\S+ \S+ \d+ (ERROR|CRITICAL) ")
+# A skipped test proves nothing: missing browser or library must fail the run.
+SKIPPED = re.compile(r" INFO \S+ odoo\.addons\.lead_scoring\.tests\.\S+: skipped ")
 
 
 def main(path):
@@ -22,12 +24,12 @@ def main(path):
                 failed += int(match[1])
                 errors += int(match[2])
                 total += int(match[3])
-            if PROBLEM.match(line):
+            if PROBLEM.match(line) or SKIPPED.search(line):
                 problems.append(line.rstrip())
     bad = failed + errors
     print()
     if problems:
-        print(f"{len(problems)} ERROR/CRITICAL log line(s):")
+        print(f"{len(problems)} error, critical or skipped-test log line(s):")
         for line in problems[:40]:
             print("  " + line[:300])
     if total == 0:

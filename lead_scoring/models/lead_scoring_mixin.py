@@ -161,6 +161,6 @@ class LeadScoringMixin(models.AbstractModel):
             "lead_scoring.lead_scoring_point_action"
         )
         action["domain"] = [(column, "=", self.id)]
-        action["context"] = {"search_default_filter_live": 1, "search_default_group_model": 1}
+        action["context"] = {"search_default_filter_live": 1}
         return action
 

@@ -3,3 +3,4 @@ from . import test_security
 from . import test_adjust_score
 from . import test_threshold
 from . import test_automation_tab
+from . import test_ui

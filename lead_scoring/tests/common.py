@@ -1,8 +1,9 @@
-from odoo.tests import TransactionCase, new_test_user
+from odoo.tests import HttpCase, TransactionCase, new_test_user
+
 from odoo.addons.base.tests.common import DISABLED_MAIL_CONTEXT
 
 
-class LeadScoringCase(TransactionCase):
+class LeadScoringFixtures:
     """Shared fixtures: users of each role, a few partners, and helpers."""
 
     @classmethod
@@ -62,3 +63,11 @@ class LeadScoringCase(TransactionCase):
         domain = [("model_id", "=", scoring_model.id), (column, "=", record.id)]
         domain += [(name, "=", value) for name, value in filters.items()]
         return self.Point.search(domain, order="id")
+
+
+class LeadScoringCase(LeadScoringFixtures, TransactionCase):
+    pass
+
+
+class LeadScoringHttpCase(LeadScoringFixtures, HttpCase):
+    pass

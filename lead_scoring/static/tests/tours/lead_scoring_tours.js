@@ -1,0 +1,130 @@
+/** @odoo-module **/
+
+import { registry } from "@web/core/registry";
+
+/**
+ * A marketer creates a scoring model with a rule through the UI and runs
+ * "Recompute now". Starts on the scoring models list.
+ */
+registry.category("web_tour.tours").add("lead_scoring_marketer_tour", {
+    steps: () => [
+        {
+            content: "Create a scoring model",
+            trigger: ".o_list_button_add",
+            run: "click",
+        },
+        {
+            content: "Name it",
+            trigger: ".o_field_widget[name=name] input",
+            run: "edit Tour Profiel",
+        },
+        {
+            content: "Add a rule",
+            trigger: ".o_field_widget[name=rule_ids] .o_field_x2many_list_row_add a",
+            run: "click",
+        },
+        {
+            content: "Name the rule",
+            trigger: ".modal .o_field_widget[name=name] input",
+            run: "edit Land is Nederland",
+        },
+        {
+            content: "Give it points",
+            trigger: ".modal .o_field_widget[name=points] input",
+            run: "edit 20",
+        },
+        {
+            content: "Write its filter in the code editor",
+            trigger: ".modal .o_field_widget[name=domain] textarea",
+            run: "edit [('country_id.code', '=', 'NL')]",
+        },
+        {
+            content: "Save the rule",
+            trigger: ".modal .o_form_button_save",
+            run: "click",
+        },
+        {
+            content: "The rule is listed",
+            trigger: ".o_field_widget[name=rule_ids] .o_data_row:contains(Land is Nederland)",
+        },
+        {
+            content: "Save the model",
+            trigger: ".o_form_button_save",
+            run: "click",
+        },
+        {
+            content: "The rule shows how many contacts match",
+            trigger: ".o_form_saved .o_data_row:contains(Land is Nederland) td[name=match_count]:contains(1)",
+        },
+        {
+            content: "Recompute now",
+            trigger: ".o_form_saved button[name=action_recompute]",
+            run: "click",
+        },
+        {
+            content: "The model counts the scored contacts",
+            trigger: "button[name=action_open_scores] .o_stat_value:contains(1)",
+        },
+    ],
+});
+
+/**
+ * Anyone with scoring rights opens a contact and reads its score and history.
+ * Starts on the contact's form.
+ */
+registry.category("web_tour.tours").add("lead_scoring_partner_tour", {
+    steps: () => [
+        {
+            content: "The contact's score is on the Score History button",
+            trigger: "button[name=action_open_lead_scoring_points] .o_stat_value:contains(20)",
+        },
+        {
+            content: "Open the Scores tab",
+            trigger: ".o_notebook .nav-link:contains(Scores)",
+            run: "click",
+        },
+        {
+            content: "One line per scoring model, with its band",
+            trigger: ".o_field_widget[name=lead_score_ids] .o_data_row:contains(Tour Profiel)",
+        },
+        {
+            content: "Open the score history",
+            trigger: "button[name=action_open_lead_scoring_points]",
+            run: "click",
+        },
+        {
+            content: "The ledger explains the points",
+            trigger: ".o_list_renderer .o_data_row:contains(Rule: Land is Nederland)",
+        },
+    ],
+});
+
+/**
+ * A sales rep opens an opportunity: deal score and contact score are shown,
+ * the score history opens read-only. Starts on the opportunity's form.
+ */
+registry.category("web_tour.tours").add("lead_scoring_salesman_tour", {
+    steps: () => [
+        {
+            content: "The deal score is on the form",
+            trigger: "button[name=action_open_lead_scoring_points] .o_stat_value:contains(15)",
+        },
+        {
+            content: "The customer's contact score is on the form",
+            trigger: ".o_field_widget[name=partner_contact_score]:contains(20)",
+        },
+        {
+            content: "Open the deal's score history",
+            trigger: "button[name=action_open_lead_scoring_points]",
+            run: "click",
+        },
+        {
+            content: "The ledger line is there",
+            trigger: ".o_list_renderer .o_data_row:contains(Rule: Grote deal)",
+        },
+        {
+            content: "and it cannot be created by a sales rep",
+            trigger: ".o_list_view:not(:has(.o_list_button_add))",
+        },
+    ],
+});
