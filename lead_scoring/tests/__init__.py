@@ -4,3 +4,4 @@ from . import test_adjust_score
 from . import test_threshold
 from . import test_automation_tab
 from . import test_ui
+from . import test_reporting
