@@ -1,10 +1,15 @@
 import logging
+import threading
+from functools import partial
 
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
+
+# pg_advisory_lock key that keeps two recomputes of one database apart ("LSRC").
+RECOMPUTE_LOCK_KEY = 0x4C535243
 
 # What each kind of scoring model scores: the Odoo model, and the column that
 # points at it from the ledger and score tables.
@@ -149,7 +154,10 @@ class LeadScoringModel(models.Model):
     def action_recompute(self):
         """Recompute the scores of these models now (button "Recompute now")."""
         self.check_access("write")
-        self.sudo()._recompute_scores()
+        if not self.sudo()._recompute_scores():
+            raise UserError(
+                self.env._("Scores are being recomputed right now. Try again in a minute.")
+            )
         return True
 
     def _refresh_all_bands(self):
@@ -218,32 +226,71 @@ class LeadScoringModel(models.Model):
             expression = SQL("GREATEST(%s, %s)", expression, self.min_score)
         return expression
 
-    def _recompute_scores(self):
+    def _recompute_scores(self, commit=False):
         """Evaluate rules, expire lines, refresh scores and bands, then fire thresholds.
 
-        Runs as superuser on active models. Each step is one set-based SQL
-        statement per rule or per model, so its cost does not grow with the
-        number of queries but with the size of the sets.
+        Runs as superuser. Each step is one set-based SQL statement per rule
+        or per model, so its cost grows with the size of the sets, not with a
+        number of queries. With ``commit`` (the cron), each step is its own
+        short transaction: no long lock on the ledger, and a run that dies
+        half-way leaves committed steps that the next run simply completes,
+        since every step recomputes from the ledger and the data as they are.
         """
         if self.env.context.get("lead_scoring_engine"):
-            return
+            return False
         self = self.with_context(lead_scoring_engine=True)
-        self.env.flush_all()
-        now = fields.Datetime.now()
-        scores = self.env["lead.scoring.score"]
-        for scoring_model in self.filtered("active"):
-            scoring_model.rule_ids.filtered("active")._sync_points(now)
-            changed = scores._refresh_scores(scoring_model, now)
-            scoring_model.date_last_recompute = now
-            _logger.info(
-                "Lead scoring: model %s recomputed, %d scores changed",
-                scoring_model.id,
-                len(changed),
-            )
-        for target in set(self.mapped("target")):
-            self._target_records_for(target)._lead_scoring_sync_primary_score()
-        self.filtered("active").threshold_ids._fire_thresholds()
+        if not self._lock_recompute():
+            _logger.info("Lead scoring: another recompute is running, this one skips")
+            return False
+        try:
+            self.env.flush_all()
+            steps = self._recompute_steps(fields.Datetime.now())
+            # Like crm's lead scoring cron: no intermediate commits under tests.
+            commit = commit and not getattr(threading.current_thread(), "testing", False)
+            for done, step in enumerate(steps, 1):
+                step()
+                if commit:
+                    self.env.cr.commit()  # pylint: disable=invalid-commit
+                    self.env["ir.cron"]._notify_progress(done=done, remaining=len(steps) - done)
+        finally:
+            self._unlock_recompute()
         self.env.invalidate_all()
+        return True
+
+    def _recompute_steps(self, now):
+        """The recompute as a list of callables, in order."""
+        steps = []
+        for scoring_model in self.filtered("active"):
+            steps += [partial(rule._sync_points, now) for rule in scoring_model.rule_ids if rule.active]
+            steps.append(partial(scoring_model._refresh_model_scores, now))
+        steps += [
+            self._target_records_for(target)._lead_scoring_sync_primary_score
+            for target in sorted(set(self.mapped("target")))
+        ]
+        steps += [
+            threshold._fire_thresholds
+            for threshold in self.filtered("active").threshold_ids
+            if threshold.active
+        ]
+        return steps
+
+    def _refresh_model_scores(self, now):
+        self.ensure_one()
+        changed = self.env["lead.scoring.score"]._refresh_scores(self, now)
+        self.date_last_recompute = now
+        _logger.info("Lead scoring: model %s recomputed, %d scores changed", self.id, len(changed))
+
+    def _lock_recompute(self):
+        """Take the recompute lock of this database, or return False if taken.
+
+        A session-level advisory lock: it outlives the run's intermediate
+        commits, and PostgreSQL releases it if the worker dies.
+        """
+        self.env.cr.execute(SQL("SELECT pg_try_advisory_lock(%s)", RECOMPUTE_LOCK_KEY))
+        return self.env.cr.fetchone()[0]
+
+    def _unlock_recompute(self):
+        self.env.cr.execute(SQL("SELECT pg_advisory_unlock(%s)", RECOMPUTE_LOCK_KEY))
 
     @api.model
     def _target_records_for(self, target):
@@ -256,4 +303,6 @@ class LeadScoringModel(models.Model):
         Archived models take part only so that the contact/deal scores they
         used to provide are moved to the next primary model.
         """
-        self.sudo().with_context(active_test=False).search([])._recompute_scores()
+        return (
+            self.sudo().with_context(active_test=False).search([])._recompute_scores(commit=True)
+        )
