@@ -5,3 +5,4 @@ from . import test_threshold
 from . import test_automation_tab
 from . import test_ui
 from . import test_reporting
+from . import test_reliability
