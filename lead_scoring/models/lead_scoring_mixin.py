@@ -1,6 +1,7 @@
 from collections import defaultdict
 
 from odoo import api, fields, models, tools
+from odoo.exceptions import AccessError
 from odoo.tools import SQL, split_every
 
 from .lead_scoring_model import TARGETS
@@ -83,6 +84,12 @@ class LeadScoringMixin(models.AbstractModel):
                 if (record[score_field], record[band_field].id) != (score, band_id or False):
                     by_value[score, band_id].append(record.id)
         self._lead_scoring_write_by_value(by_value.items())
+
+    def _lead_scoring_check_score_write(self, vals):
+        """Scores are the engine's (which writes as superuser): refuse them from
+        anyone else, whatever the context says (a caller can set the context)."""
+        if not self.env.su and set(self._lead_scoring_fields()) & vals.keys():
+            raise AccessError(self.env._("Scores are computed from the score history; add points instead."))
 
     def _lead_scoring_fields(self):
         """Names of the primary score and band fields of this model."""

@@ -6,3 +6,4 @@ from . import test_automation_tab
 from . import test_ui
 from . import test_reporting
 from . import test_reliability
+from . import test_rpc
