@@ -34,7 +34,13 @@ test)
     "$PYTHON" -m odoo "${common[@]}" -i lead_scoring --without-demo=all --test-enable \
         --test-tags "${TEST_TAGS:-/lead_scoring}" --stop-after-init --log-level=test \
         --http-port="${HTTP_PORT:-8079}" 2>&1 | tee "$log" || true
-    "$PYTHON" "$repo/tools/test_summary.py" "$log"
+    summary_args=()
+    if [ -z "${TEST_TAGS:-}" ]; then
+        # The full run also installs, upgrades and uninstalls on a throwaway database.
+        "$PYTHON" "$repo/tools/lifecycle_check.py" "${db}_lifecycle" "$addons" 2>&1 | tee -a "$log" || true
+        summary_args=(--require-lifecycle)
+    fi
+    "$PYTHON" "$repo/tools/test_summary.py" "$log" "${summary_args[@]}"
     ;;
 demo)
     "$PYTHON" -m odoo "${common[@]}" -i lead_scoring --stop-after-init --log-level=warn

@@ -14,8 +14,9 @@ PROBLEM = re.compile(r"^\S+ \S+ \d+ (ERROR|CRITICAL) ")
 SKIPPED = re.compile(r" INFO \S+ odoo\.addons\.lead_scoring\.tests\.\S+: skipped ")
 
 
-def main(path):
+def main(path, require_lifecycle=False):
     failed = errors = total = 0
+    lifecycle = None
     problems = []
     with open(path, encoding="utf-8", errors="replace") as log:
         for line in log:
@@ -26,6 +27,10 @@ def main(path):
                 total += int(match[3])
             if PROBLEM.match(line) or SKIPPED.search(line):
                 problems.append(line.rstrip())
+            if line.startswith("lifecycle passed"):
+                lifecycle = True
+            elif line.startswith("lifecycle FAILED"):
+                lifecycle = False
     bad = failed + errors
     print()
     if problems:
@@ -37,10 +42,16 @@ def main(path):
         print("0 passed, 1 failed")
         return 1
     if problems and not bad:
-        bad = 1
-    print(f"{total - failed - errors} passed, {bad} failed")
+        bad = 1  # an error logged outside any test still fails the run
+    if require_lifecycle:
+        # The install / upgrade / uninstall check counts as one more test.
+        total += 1
+        if not lifecycle:
+            print("The lifecycle check failed or did not run.")
+            bad += 1
+    print(f"{max(total - bad, 0)} passed, {bad} failed")
     return 1 if bad else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1], "--require-lifecycle" in sys.argv[2:]))
