@@ -11,7 +11,8 @@ rest, to show the ratio and to check that both give the same scores.
 
 Usage: python3 benchmarks/bench_recompute.py [--contacts N] [--deals M]
        [--rules R] [--seed S] [--naive-size K] [--adjust-runs A] [--keep-db]
-       [--json [PATH]] [--threshold T] [--no-analyze] [--db NAME]
+       [--json [PATH]] [--threshold T] [--no-analyze] [--analyze-empty-ledger]
+       [--db NAME]
 
 See benchmarks/README.md for what each figure means.
 """
@@ -49,8 +50,10 @@ for _name, _value in {
 }.items():
     os.environ.setdefault(_name, _value)
 
-import odoo
 import psycopg2
+from psycopg2 import sql as pgsql
+
+import odoo
 from odoo import SUPERUSER_ID, api, fields
 from odoo.fields import Command
 from odoo.modules.registry import Registry
@@ -58,7 +61,6 @@ from odoo.tools import SQL
 from odoo.tools.safe_eval import datetime as safe_datetime
 from odoo.tools.safe_eval import safe_eval
 from odoo.tools.safe_eval import time as safe_time
-from psycopg2 import sql as pgsql
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO / "benchmarks" / "results"
@@ -85,7 +87,7 @@ LAST_NAMES = [
     "Bos", "Vos", "Peters", "Hendriks", "Dekker", "Müller", "Schmidt",
     "Schneider", "Fischer", "Smith", "Jones", "Taylor", "Brown", "Martin",
     "Bernard", "Dubois", "Rossi", "Russo", "García", "Fernández", "Andersson",
-    "Nowak", "Kowalski", "Peeters", "Maes", "Claes", "Willems", "Yılmaz",
+    "Nowak", "Kowalski", "Peeters", "Maes", "Claes", "Willems", "Yilmaz",
     "El Amrani",
 ]  # fmt: skip
 # (country code, weight, cities, top-level domain, time zone, phone prefix);
@@ -293,9 +295,7 @@ class Bench:
 
 def addons_path():
     odoo_root = Path(odoo.__file__).resolve().parent.parent
-    return ",".join(
-        [str(odoo_root / "addons"), str(odoo_root / "odoo" / "addons"), str(REPO)]
-    )
+    return ",".join([str(odoo_root / "addons"), str(odoo_root / "odoo" / "addons"), str(REPO)])
 
 
 def drop_database(db):
@@ -308,9 +308,7 @@ def drop_database(db):
         conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute(
-                pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    pgsql.Identifier(db)
-                )
+                pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pgsql.Identifier(db))
             )
     finally:
         conn.close()
@@ -522,10 +520,7 @@ def load_partners(bench, rng, count):
         copy_rows(cr, "res_partner", PARTNER_COLUMNS, (row for row, _ in batch))
         tag_rows = ((tag, row[0]) for row, tags in batch for tag in tags)
         copy_rows(
-            cr,
-            "res_partner_res_partner_category_rel",
-            ("category_id", "partner_id"),
-            tag_rows,
+            cr, "res_partner_res_partner_category_rel", ("category_id", "partner_id"), tag_rows
         )
         statements += 2
     reset_sequence(cr, "res_partner")
@@ -635,9 +630,7 @@ def prepare_references(bench):
     env = bench.env
     # No cron worker of another Odoo process may run jobs in this database mid-measure.
     env["ir.cron"].search([]).write({"active": False})
-    partner_tags = env["res.partner.category"].create(
-        [{"name": n} for n, _ in PARTNER_TAGS]
-    )
+    partner_tags = env["res.partner.category"].create([{"name": n} for n, _ in PARTNER_TAGS])
     crm_tags = env["crm.tag"].create([{"name": n} for n, _ in CRM_TAGS])
     codes = [c[0] for c in COUNTRIES if c[0]]
     countries = env["res.country"].search([("code", "in", codes)])
@@ -716,10 +709,7 @@ class RuleSpec:
 def _profile_rules():
     codes = [c[0] for c in COUNTRIES if c[0]]
     served = [["NL", "BE", "DE"], ["NL", "BE"], ["NL", "BE", "DE", "GB", "FR"]]
-    free_mail = [
-        ["gmail.com", "hotmail.com", "outlook.com"],
-        ["yahoo.com", "icloud.com"],
-    ]
+    free_mail = [["gmail.com", "hotmail.com", "outlook.com"], ["yahoo.com", "icloud.com"]]
     deciders = [["director", "ceo"], ["manager", "eigenaar"], ["cto", "cfo"]]
     customer_tags = [["Klant", "VIP"], ["Partner", "Reseller"], ["Prospect"]]
 
@@ -793,11 +783,7 @@ def _engagement_rules():
 
 
 def _deal_rules():
-    stage_sets = [
-        (["Qualified", "Proposition"], 15),
-        (["Proposition"], 20),
-        (["New"], -5),
-    ]
+    stage_sets = [(["Qualified", "Proposition"], 15), (["Proposition"], 20), (["New"], -5)]
     priorities = [(["2", "3"], 10), (["3"], 15), (["0"], -5)]
 
     def revenue_mid(refs, v):
@@ -819,9 +805,7 @@ def _deal_rules():
         return RuleSpec("Prioriteit", repr([("priority", "in", values)]), points)
 
     def old_deal(refs, v):
-        return RuleSpec(
-            "Oude deal", older_than("create_date", "months", 6 * (v + 1)), -15
-        )
+        return RuleSpec("Oude deal", older_than("create_date", "months", 6 * (v + 1)), -15)
 
     def customer_country(refs, v):
         domain = [("partner_id.country_id.code", "=", pick(["NL", "BE", "DE"], v))]
@@ -831,10 +815,7 @@ def _deal_rules():
         domain = [("email_from", "not ilike", pick(["gmail.com", "hotmail.com"], v))]
         return RuleSpec("Geen gratis e-mail", repr(domain), 3)
 
-    return [
-        *(revenue_mid, revenue_high, stage, priority),
-        *(old_deal, customer_country, free_mail),
-    ]
+    return [*(revenue_mid, revenue_high, stage, priority), *(old_deal, customer_country, free_mail)]
 
 
 def rule_plan(count):
@@ -852,10 +833,7 @@ def rule_plan(count):
         for key, builders in catalogues.items()
         if i < len(builders)
     ]
-    return [
-        (*interleaved[i % len(interleaved)], i // len(interleaved))
-        for i in range(count)
-    ]
+    return [(*interleaved[i % len(interleaved)], i // len(interleaved)) for i in range(count)]
 
 
 def create_scoring_models(bench, rules):
@@ -888,8 +866,7 @@ def create_scoring_models(bench, rules):
                 **values,
                 "rule_ids": rule_values[key],
                 "band_ids": [
-                    Command.create({"name": n, "min_score": s, "color": c})
-                    for n, s, c in bands
+                    Command.create({"name": n, "min_score": s, "color": c}) for n, s, c in bands
                 ],
             }
             for key, values in specs.items()
@@ -911,16 +888,12 @@ def ledger_snapshot(bench):
         "SELECT COUNT(*), COUNT(*) FILTER (WHERE closed_date IS NULL) FROM lead_scoring_point"
     )
     lines, open_lines = cr.fetchone()
-    cr.execute(
-        "SELECT COUNT(*) FROM crm_lead WHERE lead_scoring_threshold_id IS NOT NULL"
-    )
+    cr.execute("SELECT COUNT(*) FROM crm_lead WHERE lead_scoring_threshold_id IS NOT NULL")
     return lines, open_lines, cr.fetchone()[0]
 
 
 def scores_changed_since(bench, since):
-    bench.cr.execute(
-        SQL("SELECT COUNT(*) FROM lead_scoring_score WHERE write_date >= %s", since)
-    )
+    bench.cr.execute(SQL("SELECT COUNT(*) FROM lead_scoring_score WHERE write_date >= %s", since))
     return bench.cr.fetchone()[0]
 
 
@@ -937,7 +910,7 @@ def refresh_statistics(bench):
 
     Without it a run may be planned with the statistics of an empty ledger
     (autovacuum analysed it while the previous run's inserts were not yet
-    committed) and take ten times longer: see README.md, --no-analyze.
+    committed) and take many times longer: see README.md, --no-analyze.
     VACUUM cannot run in a transaction, hence a connection of its own.
     """
     bench.cr.commit()
@@ -953,9 +926,31 @@ def refresh_statistics(bench):
         conn.close()
 
 
-def recompute(bench, name, note=""):
-    """One cron run of the engine, committed, with what it changed in the note."""
-    if bench.args.analyze:
+def reset_engine_tables(bench):
+    """Give the main phase the empty ledger of a fresh install.
+
+    Deleting the K-phase models emptied the engine's tables, but left their dead
+    pages and, once autovacuum passed, statistics saying "0 rows" where a fresh
+    install has none at all. TRUNCATE drops both: PostgreSQL then plans as on a
+    never-analysed table. With --analyze-empty-ledger the empty tables are
+    analysed instead, the state that ``vacuumdb --analyze`` or autovacuum after
+    a purge leaves.
+    """
+    bench.cr.execute(
+        "TRUNCATE lead_scoring_point, lead_scoring_score, lead_scoring_threshold_crossing"
+    )
+    bench.cr.commit()
+    if bench.args.analyze_empty_ledger:
+        refresh_statistics(bench)
+
+
+def recompute(bench, name, note="", analyze=True):
+    """One cron run of the engine, committed, with what it changed in the note.
+
+    :param analyze: refresh the statistics of the engine's tables first (not for
+        a cold run: a fresh install has none)
+    """
+    if analyze and bench.args.analyze:
         refresh_statistics(bench)
     before = ledger_snapshot(bench)
     # Scores changed = rows written from this second on (ORM datetimes have no
@@ -1048,11 +1043,7 @@ def create_adjust_automation(bench, scoring_model):
 def next_title(current):
     """Another job title than ``current``: the write must change the trigger field."""
     titles = [title for title, _ in JOB_TITLES if title]
-    return (
-        titles[(titles.index(current) + 1) % len(titles)]
-        if current in titles
-        else titles[0]
-    )
+    return titles[(titles.index(current) + 1) % len(titles)] if current in titles else titles[0]
 
 
 def percentile_ms(durations, share):
@@ -1089,9 +1080,7 @@ def adjust_runs(bench, action, runs, first, last):
             env.invalidate_all()
             durations.append(time.perf_counter() - start)
         cr.commit()
-    cr.execute(
-        SQL("SELECT COUNT(*) FROM lead_scoring_point WHERE action_id = %s", action.id)
-    )
+    cr.execute(SQL("SELECT COUNT(*) FROM lead_scoring_point WHERE action_id = %s", action.id))
     runs = max(1, len(writes))
     result = {
         "runs": len(writes),
@@ -1157,19 +1146,12 @@ def naive_scores(bench, scoring_models):
     env = bench.env
     result = {}
     for key, scoring_model in scoring_models.items():
-        rules = [
-            (parse_domain(env, rule.domain), rule.points)
-            for rule in scoring_model.rule_ids
-        ]
+        rules = [(parse_domain(env, rule.domain), rule.points) for rule in scoring_model.rule_ids]
         records = (
-            env[scoring_model.target_model]
-            .with_context(active_test=True)
-            .search([], order="id")
+            env[scoring_model.target_model].with_context(active_test=True).search([], order="id")
         )
         for record in records:
-            score = sum(
-                points for domain, points in rules if record.filtered_domain(domain)
-            )
+            score = sum(points for domain, points in rules if record.filtered_domain(domain))
             score = clamp(scoring_model, score)
             record.write({NAIVE_FIELDS[key]: score})
             result[key, record.id] = score
@@ -1188,9 +1170,7 @@ def engine_scores(bench, scoring_models):
                 scoring_model.id,
             )
         )
-        result.update(
-            ((key, record_id), score) for record_id, score in bench.cr.fetchall()
-        )
+        result.update(((key, record_id), score) for record_id, score in bench.cr.fetchall())
     return result
 
 
@@ -1211,18 +1191,14 @@ def naive_phase(bench, contacts, deals):
     )
     bench.refs["key_accounts"] = key_accounts(bench, first, last)
     scoring_models = create_scoring_models(bench, bench.args.rules)
-    with bench.measure(
-        f"(f) naive ORM loop, K={contacts:,}", active_records(bench)
-    ) as naive:
+    with bench.measure(f"(f) naive ORM loop, K={contacts:,}", active_records(bench)) as naive:
         naive_result = naive_scores(bench, scoring_models)
         bench.cr.commit()
         naive.note = f"{len(naive_result):,} (model, record) scores, one write each"
-    engine = recompute(bench, f"(f) engine full recompute, K={contacts:,}")
+    engine = recompute(bench, f"(f) engine full recompute, K={contacts:,}", analyze=False)
     mismatches = compare_scores(naive_result, engine_scores(bench, scoring_models))
     ratio = naive.seconds / engine.seconds if engine.seconds else float("inf")
-    verdict = (
-        "OK" if not mismatches else f"MISMATCH ({len(mismatches):,} scores differ)"
-    )
+    verdict = "OK" if not mismatches else f"MISMATCH ({len(mismatches):,} scores differ)"
     bench.results["naive"] = {
         "contacts": contacts,
         "deals": deals,
@@ -1235,15 +1211,12 @@ def naive_phase(bench, contacts, deals):
         "verdict": verdict,
     }
     for (key, record_id), naive_score, engine_score in mismatches[:10]:
-        print(
-            f"  MISMATCH {key} record {record_id}: naive {naive_score} engine {engine_score}"
-        )
+        print(f"  MISMATCH {key} record {record_id}: naive {naive_score} engine {engine_score}")
     # The main phase starts cold: deleting the models deletes their ledger and scores.
     with bench.measure("reset: unlink the K-phase scoring models", 0):
-        bench.env["lead.scoring.model"].browse(
-            [m.id for m in scoring_models.values()]
-        ).unlink()
+        bench.env["lead.scoring.model"].browse([m.id for m in scoring_models.values()]).unlink()
         bench.cr.commit()
+    reset_engine_tables(bench)
     return first, last
 
 
@@ -1272,12 +1245,10 @@ def main_phase(bench, first, last):
         }
     )
     bench.cr.commit()
-    recompute(bench, "(a) cold full recompute")
+    recompute(bench, "(a) cold full recompute", analyze=False)
     recompute(bench, "(b) no-change recompute")
     changed = change_contacts(bench, 0.01, first, last)
-    recompute(
-        bench, "(c) recompute after 1% changed", note=f"{changed:,} contacts changed"
-    )
+    recompute(bench, "(c) recompute after 1% changed", note=f"{changed:,} contacts changed")
     action = create_adjust_automation(bench, scoring_models["engagement"])
     adjust_runs(bench, action, args.adjust_runs, first, last)
     recompute(bench, "(e) recompute after the Adjust runs")
@@ -1293,10 +1264,7 @@ def machine_info(bench):
     cpu = platform.processor()
     with contextlib.suppress(OSError):
         lines = Path("/proc/cpuinfo").read_text().splitlines()
-        cpu = next(
-            (line.split(":", 1)[1].strip() for line in lines if "model name" in line),
-            cpu,
-        )
+        cpu = next((line.split(":", 1)[1].strip() for line in lines if "model name" in line), cpu)
     return {
         "platform": platform.platform(),
         "cpu": cpu,
@@ -1311,18 +1279,9 @@ def machine_info(bench):
 def table_sizes(bench):
     """Rows and disk size (with indexes) of the scored and the engine's tables."""
     sizes = {}
-    for table in (
-        "res_partner",
-        "crm_lead",
-        "lead_scoring_point",
-        "lead_scoring_score",
-    ):
+    for table in ("res_partner", "crm_lead", "lead_scoring_point", "lead_scoring_score"):
         bench.cr.execute(
-            SQL(
-                "SELECT COUNT(*), pg_total_relation_size(%s) FROM %s",
-                table,
-                SQL.identifier(table),
-            )
+            SQL("SELECT COUNT(*), pg_total_relation_size(%s) FROM %s", table, SQL.identifier(table))
         )
         rows, size = bench.cr.fetchone()
         sizes[table] = {"rows": rows, "mb": size / 1024**2}
@@ -1331,7 +1290,10 @@ def table_sizes(bench):
 
 def print_report(bench, machine):
     args = bench.args
-    header = f"{'step':<46} {'records':>9} {'seconds':>9} {'queries':>8} {'SQL s':>7} {'RSS MB':>7} {'+RSS MB':>8}"
+    header = (
+        f"{'step':<46} {'records':>9} {'seconds':>9} {'queries':>8} {'SQL s':>7}"
+        f" {'RSS MB':>7} {'+RSS MB':>8}"
+    )
     print()
     print(
         f"lead_scoring benchmark: {args.contacts:,} contacts, {args.deals:,} deals, "
@@ -1365,9 +1327,7 @@ def print_report(bench, machine):
     sizes = bench.results["tables"]
     print(
         "tables: "
-        + ", ".join(
-            f"{name} {s['rows']:,} rows {s['mb']:.0f} MB" for name, s in sizes.items()
-        )
+        + ", ".join(f"{name} {s['rows']:,} rows {s['mb']:.0f} MB" for name, s in sizes.items())
     )
 
 
@@ -1375,8 +1335,7 @@ def write_json(bench, machine, path):
     path = (
         Path(path)
         if path
-        else RESULTS_DIR
-        / (f"bench_recompute-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json")
+        else RESULTS_DIR / (f"bench_recompute-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json")
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -1396,35 +1355,21 @@ def write_json(bench, machine, path):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--contacts", type=int, default=100_000, help="res.partner records"
-    )
+    parser.add_argument("--contacts", type=int, default=100_000, help="res.partner records")
     parser.add_argument("--deals", type=int, default=20_000, help="crm.lead records")
     parser.add_argument("--rules", type=int, default=20, help="rules over the 3 models")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument(
-        "--naive-size",
-        type=int,
-        default=10_000,
-        help="contacts of the naive comparison (K)",
+        "--naive-size", type=int, default=10_000, help="contacts of the naive comparison (K)"
     )
     parser.add_argument(
-        "--adjust-runs",
-        type=int,
-        help="Adjust score runs (default: contacts / 50, at most 10,000)",
+        "--adjust-runs", type=int, help="Adjust score runs (default: contacts / 50, at most 10,000)"
     )
     parser.add_argument(
-        "--threshold",
-        type=float,
-        default=50.0,
-        help="Profiel score at which a deal is created",
+        "--threshold", type=float, default=50.0, help="Profiel score at which a deal is created"
     )
-    parser.add_argument(
-        "--db", default=DB_PREFIX, help=f"database name, starts with {DB_PREFIX}"
-    )
-    parser.add_argument(
-        "--keep-db", action="store_true", help="do not drop the database"
-    )
+    parser.add_argument("--db", default=DB_PREFIX, help=f"database name, starts with {DB_PREFIX}")
+    parser.add_argument("--keep-db", action="store_true", help="do not drop the database")
     parser.add_argument(
         "--json",
         nargs="?",
@@ -1438,6 +1383,11 @@ def parse_args(argv=None):
         dest="analyze",
         action="store_false",
         help="leave the engine tables' statistics to autovacuum (noisy timings)",
+    )
+    parser.add_argument(
+        "--analyze-empty-ledger",
+        action="store_true",
+        help="analyse the empty ledger before the cold run (see README.md)",
     )
     parser.add_argument("--log-level", default="warn", help="Odoo log level")
     args = parser.parse_args(argv)

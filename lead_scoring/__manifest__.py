@@ -38,6 +38,4 @@
             "lead_scoring/static/tests/tours/*.js",
         ],
     },
-    "installable": True,
-    "application": False,
 }

@@ -28,9 +28,19 @@ failures = []
 def odoo(*args):
     """Run Odoo on the throwaway database and stop."""
     command = [
-        sys.executable, "-m", "odoo", f"--db_host={CONNECT['host']}", f"--db_port={CONNECT['port']}",
-        f"--db_user={CONNECT['user']}", f"--db_password={CONNECT['password']}",
-        f"--addons-path={ADDONS}", "-d", DB, "--stop-after-init", "--log-level=warn", *args,
+        sys.executable,
+        "-m",
+        "odoo",
+        f"--db_host={CONNECT['host']}",
+        f"--db_port={CONNECT['port']}",
+        f"--db_user={CONNECT['user']}",
+        f"--db_password={CONNECT['password']}",
+        f"--addons-path={ADDONS}",
+        "-d",
+        DB,
+        "--stop-after-init",
+        "--log-level=warn",
+        *args,
     ]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode or " ERROR " in result.stderr or " CRITICAL " in result.stderr:
@@ -80,20 +90,37 @@ def main():
         SELECT res_id FROM ir_model_data WHERE module = 'lead_scoring' AND model = %s)"""
     kept_partners = query(others.format(table="res_partner"), ["res.partner"])
     kept_leads = query(others.format(table="crm_lead"), ["crm.lead"])
-    check("install with demo data scores contacts", installed["scored partners"] > 0, str(installed))
+    check(
+        "install with demo data scores contacts", installed["scored partners"] > 0, str(installed)
+    )
 
     odoo("-u", "lead_scoring")
     check("upgrade keeps scores and ledger", counts() == installed, str(counts()))
 
     code = (
-        "env['ir.module.module'].search([('name', '=', 'lead_scoring')]).button_immediate_uninstall()\n"
+        "module = env['ir.module.module'].search([('name', '=', 'lead_scoring')])\n"
+        "module.button_immediate_uninstall()\n"
         "env.cr.commit()\n"
     )
     subprocess.run(
-        [sys.executable, "-m", "odoo", "shell", f"--db_host={CONNECT['host']}", f"--db_port={CONNECT['port']}",
-         f"--db_user={CONNECT['user']}", f"--db_password={CONNECT['password']}", f"--addons-path={ADDONS}",
-         "-d", DB, "--log-level=warn"],
-        input=code, capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "odoo",
+            "shell",
+            f"--db_host={CONNECT['host']}",
+            f"--db_port={CONNECT['port']}",
+            f"--db_user={CONNECT['user']}",
+            f"--db_password={CONNECT['password']}",
+            f"--addons-path={ADDONS}",
+            "-d",
+            DB,
+            "--log-level=warn",
+        ],
+        input=code,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     state = query("SELECT state FROM ir_module_module WHERE name = 'lead_scoring'")[0][0]
     check("uninstall completes", state == "uninstalled", state)

@@ -18,7 +18,7 @@ class CrmLead(models.Model):
     )
     deal_band_id = fields.Many2one(
         "lead.scoring.band",
-        "Deal Band",
+        "Deal Score Band",
         readonly=True,
         copy=False,
         index="btree_not_null",

@@ -27,9 +27,7 @@ class IrActionsServer(models.Model):
         index="btree_not_null",
     )
     score_points = fields.Float("Points", help="Points added to the score; may be negative.")
-    score_expire_after = fields.Integer(
-        "Points Expire After", help="0 = the points never expire."
-    )
+    score_expire_after = fields.Integer("Points Expire After", help="0 = the points never expire.")
     score_expire_unit = fields.Selection(EXPIRE_UNITS, "Expiry Unit", default="months")
     score_target_field = fields.Char(
         "Scored Record Path",
@@ -48,29 +46,33 @@ class IrActionsServer(models.Model):
     )
 
     def _compute_name(self):
-        super()._compute_name()
+        res = super()._compute_name()
         for action in self.filtered(lambda a: a.state == "lead_score" and a.base_automation_id):
             action.name = self.env._(
                 "Adjust score %(model)s by %(points)s",
                 model=action.score_model_id.name or "",
                 points=f"{action.score_points:+g}",
             )
+        return res
 
     @api.constrains("state", "score_model_id", "score_points", "score_expire_after")
     def _check_lead_score(self):
         for action in self.filtered(lambda a: a.state == "lead_score"):
             if not action.score_model_id:
                 raise ValidationError(
-                    self.env._('"Adjust score" action %(action)s needs a scoring model.',
-                               action=action.name)
+                    self.env._(
+                        '"Adjust score" action %(action)s needs a scoring model.',
+                        action=action.name,
+                    )
                 )
             if not math.isfinite(action.score_points):
                 raise ValidationError(self.env._("Points must be a finite number."))
-            if action.score_expire_after < 0 or action.score_cooldown_hours < 0 \
-                    or action.score_max_points < 0:
-                raise ValidationError(
-                    self.env._("Expiry, cooldown and cap cannot be negative.")
-                )
+            if (
+                action.score_expire_after < 0
+                or action.score_cooldown_hours < 0
+                or action.score_max_points < 0
+            ):
+                raise ValidationError(self.env._("Expiry, cooldown and cap cannot be negative."))
             if action.score_target_field:
                 action._lead_score_check_path()
 
@@ -122,8 +124,8 @@ class IrActionsServer(models.Model):
             scoring_model,
             awards,
             "action",
-            self.score_expire_after,
-            self.score_expire_unit or "months",
+            expire_after=self.score_expire_after,
+            expire_unit=self.score_expire_unit or "months",
             action=self,
         )
         return False
@@ -198,8 +200,11 @@ class IrActionsServer(models.Model):
                     return target
         if scoring_model.target == "contact":
             email = next(
-                (record[f] for f in ("email_normalized", "email_from", "email")
-                 if f in record._fields and record[f]),
+                (
+                    record[f]
+                    for f in ("email_normalized", "email_from", "email")
+                    if f in record._fields and record[f]
+                ),
                 False,
             )
             normalized = email and email_normalize(email)
@@ -241,7 +246,8 @@ class IrActionsServer(models.Model):
             )
         )
         return {
-            target_id: 0.0 if self.score_cooldown_hours and in_cooldown
+            target_id: 0.0
+            if self.score_cooldown_hours and in_cooldown
             else self._lead_score_capped(held)
             for target_id, in_cooldown, held in self.env.cr.fetchall()
         }

@@ -81,7 +81,7 @@ class LeadScoringAutomation(models.Model):
     filter_domain = fields.Char("Apply On", default="[]")
     date_field_id = fields.Many2one(
         "ir.model.fields",
-        "Date Field",
+        "Trigger Date",
         ondelete="cascade",
         domain="[('model_id', '=', trigger_model_id), ('ttype', 'in', ('date', 'datetime'))]",
     )
@@ -104,9 +104,7 @@ class LeadScoringAutomation(models.Model):
     automation_id = fields.Many2one(
         "base.automation", readonly=True, ondelete="set null", copy=False
     )
-    action_id = fields.Many2one(
-        "ir.actions.server", readonly=True, ondelete="set null", copy=False
-    )
+    action_id = fields.Many2one("ir.actions.server", readonly=True, ondelete="set null", copy=False)
 
     @api.constrains("trigger", "date_field_id")
     def _check_trigger(self):

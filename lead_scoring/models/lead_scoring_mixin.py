@@ -89,7 +89,9 @@ class LeadScoringMixin(models.AbstractModel):
         """Scores are the engine's (which writes as superuser): refuse them from
         anyone else, whatever the context says (a caller can set the context)."""
         if not self.env.su and set(self._lead_scoring_fields()) & vals.keys():
-            raise AccessError(self.env._("Scores are computed from the score history; add points instead."))
+            raise AccessError(
+                self.env._("Scores are computed from the score history; add points instead.")
+            )
 
     def _lead_scoring_fields(self):
         """Names of the primary score and band fields of this model."""
@@ -170,4 +172,3 @@ class LeadScoringMixin(models.AbstractModel):
         action["domain"] = [(column, "=", self.id)]
         action["context"] = {"search_default_filter_live": 1}
         return action
-

@@ -43,16 +43,12 @@ class LeadScoringModel(models.Model):
         "res.company",
         help="Leave empty to score the records of all companies.",
     )
-    rule_ids = fields.One2many(
-        "lead.scoring.rule", "model_id", string="Rules", copy=True
-    )
+    rule_ids = fields.One2many("lead.scoring.rule", "model_id", string="Rules", copy=True)
     threshold_ids = fields.One2many(
         "lead.scoring.threshold", "model_id", string="Thresholds", copy=True
     )
     band_ids = fields.One2many("lead.scoring.band", "model_id", string="Bands", copy=True)
-    automation_ids = fields.One2many(
-        "lead.scoring.automation", "model_id", string="Automations"
-    )
+    automation_ids = fields.One2many("lead.scoring.automation", "model_id", string="Automations")
     use_min_score = fields.Boolean("Minimum Score")
     min_score = fields.Float(help="Scores never go below this value.")
     use_max_score = fields.Boolean("Maximum Score")
@@ -211,8 +207,7 @@ class LeadScoringModel(models.Model):
         if not self.decay_half_life_days:
             return SQL("points")
         return SQL(
-            "points * power(0.5, EXTRACT(EPOCH FROM (%s::timestamp - date)) "
-            "/ 86400.0 / %s)",
+            "points * power(0.5, EXTRACT(EPOCH FROM (%s::timestamp - date)) / 86400.0 / %s)",
             now,
             self.decay_half_life_days,
         )
@@ -238,13 +233,13 @@ class LeadScoringModel(models.Model):
         """
         if self.env.context.get("lead_scoring_engine"):
             return False
-        self = self.with_context(lead_scoring_engine=True)
-        if not self._lock_recompute():
+        engine = self.with_context(lead_scoring_engine=True)
+        if not engine._lock_recompute():
             _logger.info("Lead scoring: another recompute is running, this one skips")
             return False
         try:
-            self.env.flush_all()
-            steps = self._recompute_steps(fields.Datetime.now())
+            engine.env.flush_all()
+            steps = engine._recompute_steps(fields.Datetime.now())
             # Like crm's lead scoring cron: no intermediate commits under tests.
             commit = commit and not getattr(threading.current_thread(), "testing", False)
             for done, step in enumerate(steps, 1):
@@ -253,7 +248,7 @@ class LeadScoringModel(models.Model):
                     self.env.cr.commit()  # pylint: disable=invalid-commit
                     self.env["ir.cron"]._notify_progress(done=done, remaining=len(steps) - done)
         finally:
-            self._unlock_recompute()
+            engine._unlock_recompute()
         self.env.invalidate_all()
         return True
 
@@ -261,7 +256,9 @@ class LeadScoringModel(models.Model):
         """The recompute as a list of callables, in order."""
         steps = []
         for scoring_model in self.filtered("active"):
-            steps += [partial(rule._sync_points, now) for rule in scoring_model.rule_ids if rule.active]
+            steps += [
+                partial(rule._sync_points, now) for rule in scoring_model.rule_ids if rule.active
+            ]
             steps.append(partial(scoring_model._refresh_model_scores, now))
         steps += [
             self._target_records_for(target)._lead_scoring_sync_primary_score
@@ -303,6 +300,7 @@ class LeadScoringModel(models.Model):
         Archived models take part only so that the contact/deal scores they
         used to provide are moved to the next primary model.
         """
-        return (
-            self.sudo().with_context(active_test=False).search([])._recompute_scores(commit=True)
-        )
+        # A handful of scoring models: reading them all is the point.
+        scoring_models = self.sudo().with_context(active_test=False)
+        # pylint: disable=no-search-all
+        return scoring_models.search([])._recompute_scores(commit=True)

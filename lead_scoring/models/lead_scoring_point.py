@@ -44,7 +44,7 @@ class LeadScoringPoint(models.Model):
     source = fields.Selection(SOURCES, required=True, default="manual")
     rule_id = fields.Many2one("lead.scoring.rule", ondelete="set null", index="btree_not_null")
     action_id = fields.Many2one(
-        "ir.actions.server", "Action", ondelete="set null", index="btree_not_null"
+        "ir.actions.server", "Adjust Score Action", ondelete="set null", index="btree_not_null"
     )
     reason = fields.Char(required=True)
     date = fields.Datetime(required=True, default=fields.Datetime.now)
@@ -134,10 +134,10 @@ class LeadScoringPoint(models.Model):
             raise AccessError(self.env._("Ledger lines cannot be changed; add a counter-line."))
         return super().write(vals)
 
-    def unlink(self):
+    @api.ondelete(at_uninstall=False)
+    def _unlink_only_by_the_engine(self):
         if not self.env.su:
             raise AccessError(self.env._("Ledger lines cannot be deleted; add a counter-line."))
-        return super().unlink()
 
     @api.autovacuum
     def _gc_old_lines(self):
@@ -147,9 +147,10 @@ class LeadScoringPoint(models.Model):
         from awarding its points again while the record keeps matching.
         """
         days = int(
-            self.env["ir.config_parameter"].sudo().get_param(
-                "lead_scoring.ledger_retention_days", 730
-            ) or 0
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("lead_scoring.ledger_retention_days", 730)
+            or 0
         )
         if days <= 0:
             return 0
@@ -177,13 +178,13 @@ class LeadScoringPoint(models.Model):
 
     def _refresh_targets(self):
         """Bring the scores of these lines' records up to date, thresholds included."""
-        self = self.sudo()
+        lines = self.sudo()
         now = fields.Datetime.now()
-        scores = self.env["lead.scoring.score"]
-        for scoring_model in self.model_id:
+        scores = lines.env["lead.scoring.score"]
+        for scoring_model in lines.model_id:
             column = scoring_model._target_column()
-            lines = self.filtered(lambda line, m=scoring_model: line.model_id == m)
-            changed = scores._refresh_scores(scoring_model, now, lines.mapped(f"{column}.id"))
+            model_lines = lines.filtered(lambda line, m=scoring_model: line.model_id == m)
+            changed = scores._refresh_scores(scoring_model, now, model_lines.mapped(f"{column}.id"))
             if changed:
                 targets = scoring_model._target_records()
                 targets._lead_scoring_write_scores(scoring_model, changed)
@@ -194,25 +195,30 @@ class LeadScoringPoint(models.Model):
         """Demo data: engagement lines dated some days back, as the API would post them."""
         scoring_model = self.env.ref("lead_scoring.lead_scoring_model_demo_betrokkenheid")
         now = fields.Datetime.now()
-        lines = self.sudo().with_context(lead_scoring_no_refresh=True).create(
-            [
-                {
-                    "model_id": scoring_model.id,
-                    "partner_id": partner_id,
-                    "points": points,
-                    "source": "api",
-                    "reason": reason,
-                    "date": now - timedelta(days=days_ago),
-                    "expire_date": now - timedelta(days=days_ago) + relativedelta(months=2),
-                }
-                for partner_id, points, reason, days_ago in entries
-            ]
+        lines = (
+            self.sudo()
+            .with_context(lead_scoring_no_refresh=True)
+            .create(
+                [
+                    {
+                        "model_id": scoring_model.id,
+                        "partner_id": partner_id,
+                        "points": points,
+                        "source": "api",
+                        "reason": reason,
+                        "date": now - timedelta(days=days_ago),
+                        "expire_date": now - timedelta(days=days_ago) + relativedelta(months=2),
+                    }
+                    for partner_id, points, reason, days_ago in entries
+                ]
+            )
         )
         lines._refresh_targets()
 
     @api.model
-    def _add_points(self, scoring_model, awards, source, expire_after=0,
-                    expire_unit="months", action=None):
+    def _add_points(
+        self, scoring_model, awards, source, *, expire_after=0, expire_unit="months", action=None
+    ):
         """Add one ledger line per award and refresh the affected scores.
 
         :param awards: list of ``(target_id, points, reason)``

@@ -65,9 +65,7 @@ class LeadScoringRule(models.Model):
     def _compute_match_count(self):
         for rule in self:
             try:
-                rule.match_count = rule._target_records().search_count(
-                    rule._match_domain()
-                )
+                rule.match_count = rule._target_records().search_count(rule._match_domain())
             except Exception:  # noqa: BLE001 -- a half-typed domain in the form
                 rule.match_count = 0
 
@@ -81,7 +79,7 @@ class LeadScoringRule(models.Model):
                 # that only PostgreSQL sees, e.g. a text compared with a number.
                 with self.env.cr.savepoint(flush=False):
                     self.env.cr.execute(SQL("%s LIMIT 0", query.select()))
-            except Exception as error:  # noqa: BLE001 -- reported to the user below
+            except Exception as error:
                 raise ValidationError(
                     self.env._(
                         'The filter of rule "%(rule)s" is not a valid domain on '
@@ -96,9 +94,7 @@ class LeadScoringRule(models.Model):
     def _check_points(self):
         for rule in self:
             if not math.isfinite(rule.points):
-                raise ValidationError(
-                    self.env._("The points of a rule must be a finite number.")
-                )
+                raise ValidationError(self.env._("The points of a rule must be a finite number."))
             if rule.expire_after < 0:
                 raise ValidationError(
                     self.env._(
@@ -156,9 +152,7 @@ class LeadScoringRule(models.Model):
 
     def _match_domain(self):
         self.ensure_one()
-        return expression.AND(
-            [self._parsed_domain(), self.model_id._target_company_domain()]
-        )
+        return expression.AND([self._parsed_domain(), self.model_id._target_company_domain()])
 
     def _match_query(self):
         """SQL ``SELECT id`` of the records this rule matches now."""
@@ -202,9 +196,7 @@ class LeadScoringRule(models.Model):
                         )
                     )
                     closed = cr.rowcount
-                    expire_date = expire_date_from(
-                        now, rule.expire_after, rule.expire_unit
-                    )
+                    expire_date = expire_date_from(now, rule.expire_after, rule.expire_unit)
                     cr.execute(
                         SQL(
                             """

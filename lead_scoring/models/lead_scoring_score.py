@@ -26,12 +26,12 @@ class LeadScoringScore(models.Model):
     lead_id = fields.Many2one("crm.lead", "Deal", ondelete="cascade", index=True, readonly=True)
     score = fields.Float(readonly=True, aggregator="avg")
     band_id = fields.Many2one(
-        "lead.scoring.band", "Band", ondelete="set null", index=True, readonly=True
+        "lead.scoring.band", "Score Band", ondelete="set null", index=True, readonly=True
     )
     band_color = fields.Integer(related="band_id.color")
     date_last_change = fields.Datetime("Last Change", readonly=True)
     next_threshold_id = fields.Many2one(
-        "lead.scoring.threshold", compute="_compute_next_threshold", string="Next Threshold"
+        "lead.scoring.threshold", compute="_compute_next_threshold", string="Next Threshold Up"
     )
     threshold_progress = fields.Float(
         "Progress to Next Threshold",
@@ -158,10 +158,10 @@ class LeadScoringScore(models.Model):
                 restrict_scores=restrict_scores,
             )
         )
-        changed = {target_id: (score, band_id) for target_id, score, band_id in self.env.cr.fetchall()}
-        self.invalidate_model(
-            ["score", "band_id", "date_last_change", "write_uid", "write_date"]
-        )
+        changed = {
+            target_id: (score, band_id) for target_id, score, band_id in self.env.cr.fetchall()
+        }
+        self.invalidate_model(["score", "band_id", "date_last_change", "write_uid", "write_date"])
         self.env["lead.scoring.point"].invalidate_model(["is_live"])
         return changed
 

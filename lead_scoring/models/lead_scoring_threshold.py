@@ -37,7 +37,7 @@ class LeadScoringThreshold(models.Model):
     )
     server_action_id = fields.Many2one(
         "ir.actions.server",
-        "Server Action",
+        "Action to Run",
         ondelete="restrict",
         help="Runs with the crossing records as active records.",
     )
@@ -83,8 +83,7 @@ class LeadScoringThreshold(models.Model):
                 if action.sudo().model_id.model != target_model:
                     raise ValidationError(
                         self.env._(
-                            'The server action of threshold "%(threshold)s" must run '
-                            "on %(model)s.",
+                            'The server action of threshold "%(threshold)s" must run on %(model)s.',
                             threshold=threshold.name,
                             model=target_model,
                         )
@@ -138,14 +137,18 @@ class LeadScoringThreshold(models.Model):
 
     def _open_deal_partners(self, partners):
         """Partners that still have an open deal created by this threshold."""
-        deals = self.env["crm.lead"].sudo()._read_group(
-            [
-                ("lead_scoring_threshold_id", "=", self.id),
-                ("partner_id", "in", partners.ids),
-                ("active", "=", True),
-                ("stage_id.is_won", "=", False),
-            ],
-            ["partner_id"],
+        deals = (
+            self.env["crm.lead"]
+            .sudo()
+            ._read_group(
+                [
+                    ("lead_scoring_threshold_id", "=", self.id),
+                    ("partner_id", "in", partners.ids),
+                    ("active", "=", True),
+                    ("stage_id.is_won", "=", False),
+                ],
+                ["partner_id"],
+            )
         )
         return self.env["res.partner"].union(*(partner for (partner,) in deals))
 
@@ -155,12 +158,14 @@ class LeadScoringThreshold(models.Model):
             return self.env["crm.lead"]
         scores = {
             score.partner_id: score.score
-            for score in self.env["lead.scoring.score"].sudo().search(
-                [("model_id", "=", self.model_id.id), ("partner_id", "in", partners.ids)]
-            )
+            for score in self.env["lead.scoring.score"]
+            .sudo()
+            .search([("model_id", "=", self.model_id.id), ("partner_id", "in", partners.ids)])
         }
-        deals = self.env["crm.lead"].sudo().create(
-            [self._deal_values(partner, scores.get(partner, 0.0)) for partner in partners]
+        deals = (
+            self.env["crm.lead"]
+            .sudo()
+            .create([self._deal_values(partner, scores.get(partner, 0.0)) for partner in partners])
         )
         for partner, deal in zip(partners, deals, strict=True):
             partner.sudo().message_post(
@@ -180,7 +185,7 @@ class LeadScoringThreshold(models.Model):
         user = self.user_id or partner.user_id
         return {
             "name": self.env._(
-                "%(partner)s – %(model)s score %(score)s",
+                "%(partner)s - %(model)s score %(score)s",
                 partner=partner.display_name,
                 model=self.model_id.name,
                 score=f"{score:g}",
@@ -196,17 +201,20 @@ class LeadScoringThreshold(models.Model):
 
     def _score_breakdown_html(self, partner, score):
         """Deal description: the live ledger lines that make the score."""
-        lines = self.env["lead.scoring.point"].sudo().search(
-            [
-                ("model_id", "=", self.model_id.id),
-                ("partner_id", "=", partner.id),
-                ("is_live", "=", True),
-            ],
-            limit=50,
+        lines = (
+            self.env["lead.scoring.point"]
+            .sudo()
+            .search(
+                [
+                    ("model_id", "=", self.model_id.id),
+                    ("partner_id", "=", partner.id),
+                    ("is_live", "=", True),
+                ],
+                limit=50,
+            )
         )
         header = self.env._(
-            "%(model)s score %(score)s reached threshold %(threshold)s (%(value)s). "
-            "Breakdown:",
+            "%(model)s score %(score)s reached threshold %(threshold)s (%(value)s). Breakdown:",
             model=self.model_id.name,
             score=f"{score:g}",
             threshold=self.name,

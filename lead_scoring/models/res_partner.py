@@ -18,7 +18,7 @@ class ResPartner(models.Model):
     )
     contact_band_id = fields.Many2one(
         "lead.scoring.band",
-        "Contact Band",
+        "Contact Score Band",
         readonly=True,
         copy=False,
         index="btree_not_null",

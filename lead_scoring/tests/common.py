@@ -28,9 +28,15 @@ class LeadScoringFixtures:
         cls.be = cls.env.ref("base.be")
         cls.us = cls.env.ref("base.us")
         Partner = cls.env["res.partner"]
-        cls.anna = Partner.create({"name": "Anna", "email": "anna@example.nl", "country_id": cls.nl.id})
-        cls.bram = Partner.create({"name": "Bram", "email": "bram@example.be", "country_id": cls.be.id})
-        cls.carl = Partner.create({"name": "Carl", "email": "carl@example.com", "country_id": cls.us.id})
+        cls.anna = Partner.create(
+            {"name": "Anna", "email": "anna@example.nl", "country_id": cls.nl.id}
+        )
+        cls.bram = Partner.create(
+            {"name": "Bram", "email": "bram@example.be", "country_id": cls.be.id}
+        )
+        cls.carl = Partner.create(
+            {"name": "Carl", "email": "carl@example.com", "country_id": cls.us.id}
+        )
         cls.ScoringModel = cls.env["lead.scoring.model"]
         cls.Point = cls.env["lead.scoring.point"]
         cls.Score = cls.env["lead.scoring.score"]
@@ -43,7 +49,16 @@ class LeadScoringFixtures:
                 "name": name,
                 "target": target,
                 "rule_ids": [
-                    (0, 0, {"name": rule[0], "domain": rule[1], "points": rule[2], **(rule[3] if len(rule) > 3 else {})})
+                    (
+                        0,
+                        0,
+                        {
+                            "name": rule[0],
+                            "domain": rule[1],
+                            "points": rule[2],
+                            **(rule[3] if len(rule) > 3 else {}),
+                        },
+                    )
                     for rule in rules
                 ],
                 **values,

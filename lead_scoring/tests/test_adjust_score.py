@@ -90,7 +90,10 @@ class TestAdjustScore(LeadScoringCase):
         lead = self.env["crm.lead"].create({"name": "Vraag", "partner_id": self.anna.id})
         self.assertEqual(self.anna.contact_score, 0.0)
         lead.message_post(
-            body="Graag meer info", author_id=self.anna.id, message_type="email", subtype_xmlid="mail.mt_comment"
+            body="Graag meer info",
+            author_id=self.anna.id,
+            message_type="email",
+            subtype_xmlid="mail.mt_comment",
         )
         self.assertEqual(self.anna.contact_score, 10.0)
 
@@ -101,7 +104,9 @@ class TestAdjustScore(LeadScoringCase):
 
         on_lead = self.adjust_action(name="Via lead")
         with_partner = self.env["crm.lead"].create({"name": "A", "partner_id": self.anna.id})
-        by_email = self.env["crm.lead"].create({"name": "B", "email_from": "Carl <CARL@example.com>"})
+        by_email = self.env["crm.lead"].create(
+            {"name": "B", "email_from": "Carl <CARL@example.com>"}
+        )
         nobody = self.env["crm.lead"].create({"name": "C", "email_from": "unknown@nowhere.test"})
         with patch.object(ir_actions_server, "_logger") as logger:
             self.run_action(on_lead, with_partner | by_email | nobody)
@@ -115,7 +120,12 @@ class TestAdjustScore(LeadScoringCase):
         # A document reference (model/res_id), as mailing traces and messages carry.
         on_message = self.adjust_action(model="mail.message", name="Bericht")
         message = self.env["mail.message"].create(
-            {"model": "res.partner", "res_id": self.bram.id, "body": "hi", "message_type": "comment"}
+            {
+                "model": "res.partner",
+                "res_id": self.bram.id,
+                "body": "hi",
+                "message_type": "comment",
+            }
         )
         self.run_action(on_message, message)
         self.assertEqual(self.bram.contact_score, 10.0)
@@ -157,7 +167,9 @@ class TestAdjustScore(LeadScoringCase):
         for _ in range(4):
             self.run_action(action, self.anna)
         self.assertEqual(self.anna.contact_score, 25.0)
-        self.assertEqual(self.lines_of(self.engagement, self.anna).mapped("points"), [10.0, 10.0, 5.0])
+        self.assertEqual(
+            self.lines_of(self.engagement, self.anna).mapped("points"), [10.0, 10.0, 5.0]
+        )
         # One run over the same record twice awards once.
         self.run_action(action, self.bram | self.bram)
         self.assertEqual(self.bram.contact_score, 10.0)
@@ -212,8 +224,10 @@ class TestAdjustScore(LeadScoringCase):
     def test_salesman_triggers_automation_but_cannot_edit_actions(self):
         action = self.adjust_action()
         self.automation(action, "on_create")
-        lead = self.env["crm.lead"].with_user(self.salesman).create(
-            {"name": "Via rep", "partner_id": self.anna.id, "user_id": self.salesman.id}
+        lead = (
+            self.env["crm.lead"]
+            .with_user(self.salesman)
+            .create({"name": "Via rep", "partner_id": self.anna.id, "user_id": self.salesman.id})
         )
         self.assertTrue(lead)
         self.assertEqual(self.anna.contact_score, 5.0)
@@ -221,8 +235,12 @@ class TestAdjustScore(LeadScoringCase):
             action.with_user(self.salesman).write({"score_points": 1000})
         with self.assertRaises(AccessError):
             self.env["ir.actions.server"].with_user(self.salesman).create(
-                {"name": "x", "model_id": self.lead_model.id, "state": "lead_score",
-                 "score_model_id": self.engagement.id}
+                {
+                    "name": "x",
+                    "model_id": self.lead_model.id,
+                    "state": "lead_score",
+                    "score_model_id": self.engagement.id,
+                }
             )
 
     def test_native_automation_on_contact_score(self):

@@ -11,7 +11,9 @@ class TestAutomationTab(LeadScoringCase):
     def test_manager_sets_up_a_scoring_trigger(self):
         self.assertFalse(self.manager.has_group("base.group_system"))
         env = self.env(user=self.manager)
-        engagement = env["lead.scoring.model"].create({"name": "Betrokkenheid", "target": "contact"})
+        engagement = env["lead.scoring.model"].create(
+            {"name": "Betrokkenheid", "target": "contact"}
+        )
         line = env["lead.scoring.automation"].create(
             {
                 "model_id": engagement.id,
@@ -31,7 +33,11 @@ class TestAutomationTab(LeadScoringCase):
         self.assertEqual(action.score_points, 5)
         self.assertEqual(action.score_cooldown_hours, 24)
 
-        lead = self.env["crm.lead"].with_user(self.salesman).create({"name": "Offerte", "partner_id": self.anna.id})
+        lead = (
+            self.env["crm.lead"]
+            .with_user(self.salesman)
+            .create({"name": "Offerte", "partner_id": self.anna.id})
+        )
         self.assertEqual(self.anna.contact_score, 5.0)
         line_point = self.lines_of(engagement, self.anna)
         self.assertEqual(line_point.reason, f"Lead aangemaakt: {lead.display_name}")
@@ -56,7 +62,11 @@ class TestAutomationTab(LeadScoringCase):
             )
         with self.assertRaises(AccessError):
             env["base.automation"].create(
-                {"name": "x", "model_id": self.env["ir.model"]._get_id("res.partner"), "trigger": "on_create"}
+                {
+                    "name": "x",
+                    "model_id": self.env["ir.model"]._get_id("res.partner"),
+                    "trigger": "on_create",
+                }
             )
         engagement = env["lead.scoring.model"].create({"name": "E", "target": "contact"})
         line = env["lead.scoring.automation"].create(

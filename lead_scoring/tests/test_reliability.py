@@ -154,7 +154,12 @@ class TestCrashAndBadInput(LeadScoringCase):
             rules=[
                 NL_RULE,
                 ("Niet bediend", "[('country_id.code', '=', 'US')]", -10.0),
-                ("E-mail", "[('email', '!=', False)]", 3.0, {"expire_after": 1, "expire_unit": "weeks"}),
+                (
+                    "E-mail",
+                    "[('email', '!=', False)]",
+                    3.0,
+                    {"expire_after": 1, "expire_unit": "weeks"},
+                ),
             ],
             band_ids=[(0, 0, {"name": "Warm", "min_score": 10})],
             threshold_ids=[(0, 0, {"name": "Hot", "score": 22, "action": "create_deal"})],
@@ -162,13 +167,22 @@ class TestCrashAndBadInput(LeadScoringCase):
         cls.deals = cls.create_model(
             "Deals", target="deal", rules=[("Groot", "[('expected_revenue', '>=', 1000)]", 10.0)]
         )
-        cls.env["crm.lead"].create({"name": "Groot", "type": "opportunity", "expected_revenue": 5000})
+        cls.env["crm.lead"].create(
+            {"name": "Groot", "type": "opportunity", "expected_revenue": 5000}
+        )
 
     def snapshot(self):
         self.env.invalidate_all()
         lines = sorted(
-            (line.model_id.id, line.rule_id.id, line.partner_id.id, line.lead_id.id, line.points,
-             line.is_live, bool(line.closed_date))
+            (
+                line.model_id.id,
+                line.rule_id.id,
+                line.partner_id.id,
+                line.lead_id.id,
+                line.points,
+                line.is_live,
+                bool(line.closed_date),
+            )
             for line in self.Point.search([])
         )
         scores = sorted(
@@ -176,9 +190,10 @@ class TestCrashAndBadInput(LeadScoringCase):
             for s in self.Score.search([])
         )
         partners = sorted(
-            self.env["res.partner"].with_context(active_test=False).search([]).mapped(
-                lambda p: (p.id, p.contact_score, p.contact_band_id.id)
-            )
+            self.env["res.partner"]
+            .with_context(active_test=False)
+            .search([])
+            .mapped(lambda p: (p.id, p.contact_score, p.contact_band_id.id))
         )
         deals = self.env["crm.lead"].search_count([("lead_scoring_threshold_id", "!=", False)])
         return lines, scores, partners, deals
@@ -209,8 +224,11 @@ class TestCrashAndBadInput(LeadScoringCase):
         expected = self.snapshot()
         self.anna.country_id = self.us
         boom = RuntimeError("worker killed")
-        with patch.object(type(self.Score), "_refresh_scores", side_effect=boom), \
-                self.assertRaises(RuntimeError), self.cr.savepoint():
+        with (
+            patch.object(type(self.Score), "_refresh_scores", side_effect=boom),
+            self.assertRaises(RuntimeError),
+            self.cr.savepoint(),
+        ):
             self.recompute()
         self.anna.country_id = self.nl
         self.recompute()
@@ -225,7 +243,9 @@ class TestCrashAndBadInput(LeadScoringCase):
                     """INSERT INTO lead_scoring_point (model_id, rule_id, partner_id, points,
                        source, reason, date, is_live)
                        VALUES (%s, %s, %s, 1, 'rule', 'duplicate', now(), TRUE)""",
-                    line.model_id.id, line.rule_id.id, line.partner_id.id,
+                    line.model_id.id,
+                    line.rule_id.id,
+                    line.partner_id.id,
                 )
             )
 
@@ -236,7 +256,11 @@ class TestCrashAndBadInput(LeadScoringCase):
         # A domain that stopped working after it was saved (a field removed by an
         # uninstalled module): written behind the ORM's back.
         self.env.cr.execute(
-            SQL("UPDATE lead_scoring_rule SET domain = %s WHERE id = %s", "[('x_gone', '=', 1)]", broken.id)
+            SQL(
+                "UPDATE lead_scoring_rule SET domain = %s WHERE id = %s",
+                "[('x_gone', '=', 1)]",
+                broken.id,
+            )
         )
         self.env.invalidate_all()
         self.bram.country_id = self.us
@@ -244,20 +268,32 @@ class TestCrashAndBadInput(LeadScoringCase):
             self.recompute()
         self.assertIn("skipped", logs.output[0])
         self.assertTrue(kept.is_live and not kept.closed_date, "its lines are left alone")
-        self.assertEqual(self.score_of(self.profiel, self.bram), -7.0, "the other rules still score")
+        self.assertEqual(
+            self.score_of(self.profiel, self.bram), -7.0, "the other rules still score"
+        )
 
     def test_hostile_domains_are_bounded_data(self):
         ids = list(range(1, 10001))
         rules = self.env["lead.scoring.rule"].create(
             [
-                {"model_id": self.profiel.id, "name": "Big list", "domain": f"[('id', 'in', {ids})]", "points": 1},
+                {
+                    "model_id": self.profiel.id,
+                    "name": "Big list",
+                    "domain": f"[('id', 'in', {ids})]",
+                    "points": 1,
+                },
                 {
                     "model_id": self.profiel.id,
                     "name": "Injection",
                     "domain": "[('name', '=', \"x'); DROP TABLE res_partner; --\")]",
                     "points": 1,
                 },
-                {"model_id": self.profiel.id, "name": "Tree", "domain": f"[('id', 'child_of', {self.anna.id})]", "points": 1},
+                {
+                    "model_id": self.profiel.id,
+                    "name": "Tree",
+                    "domain": f"[('id', 'child_of', {self.anna.id})]",
+                    "points": 1,
+                },
             ]
         )
         self.recompute()

@@ -16,7 +16,10 @@ class TestReporting(LeadScoringCase):
         super().setUpClass()
         cls.profiel = cls.create_model(
             rules=[NL_RULE],
-            band_ids=[(0, 0, {"name": "Cold", "min_score": 0}), (0, 0, {"name": "Hot", "min_score": 15})],
+            band_ids=[
+                (0, 0, {"name": "Cold", "min_score": 0}),
+                (0, 0, {"name": "Hot", "min_score": 15}),
+            ],
         )
 
     def test_conversion_by_band_uses_the_score_at_closing(self):
@@ -24,9 +27,15 @@ class TestReporting(LeadScoringCase):
         with freeze_time("2026-03-01"):
             self.recompute()
             won = Lead.create({"name": "Won", "type": "opportunity", "partner_id": self.anna.id})
-            lost_hot = Lead.create({"name": "Lost hot", "type": "opportunity", "partner_id": self.anna.id})
-            lost_cold = Lead.create({"name": "Lost cold", "type": "opportunity", "partner_id": self.bram.id})
-            still_open = Lead.create({"name": "Open", "type": "opportunity", "partner_id": self.anna.id})
+            lost_hot = Lead.create(
+                {"name": "Lost hot", "type": "opportunity", "partner_id": self.anna.id}
+            )
+            lost_cold = Lead.create(
+                {"name": "Lost cold", "type": "opportunity", "partner_id": self.bram.id}
+            )
+            still_open = Lead.create(
+                {"name": "Open", "type": "opportunity", "partner_id": self.anna.id}
+            )
         with freeze_time("2026-03-10"):
             won.action_set_won()
             lost_hot.action_set_lost()
@@ -53,19 +62,33 @@ class TestReporting(LeadScoringCase):
 
     def test_settings_write_the_cron_and_retention(self):
         settings = self.env["res.config.settings"].create(
-            {"lead_scoring_interval_number": 15, "lead_scoring_interval_type": "minutes", "lead_scoring_retention_days": 90}
+            {
+                "lead_scoring_interval_number": 15,
+                "lead_scoring_interval_type": "minutes",
+                "lead_scoring_retention_days": 90,
+            }
         )
         settings.execute()
         cron = self.env.ref("lead_scoring.ir_cron_recompute_scores")
         self.assertEqual((cron.interval_number, cron.interval_type), (15, "minutes"))
-        self.assertEqual(self.env["ir.config_parameter"].get_param("lead_scoring.ledger_retention_days"), "90")
+        self.assertEqual(
+            self.env["ir.config_parameter"].get_param("lead_scoring.ledger_retention_days"), "90"
+        )
         fresh = self.env["res.config.settings"].create({})
         self.assertEqual(fresh.lead_scoring_interval_number, 15)
 
     def test_autovacuum_keeps_open_rule_lines(self):
         self.env["ir.config_parameter"].set_param("lead_scoring.ledger_retention_days", 30)
         engagement = self.create_model(
-            "Betrokkenheid", rules=[("NL", "[('country_id.code', '=', 'NL')]", 1.0, {"expire_after": 1, "expire_unit": "days"})]
+            "Betrokkenheid",
+            rules=[
+                (
+                    "NL",
+                    "[('country_id.code', '=', 'NL')]",
+                    1.0,
+                    {"expire_after": 1, "expire_unit": "days"},
+                )
+            ],
         )
         with freeze_time("2026-01-01"):
             self.recompute()  # Anna: open rule line, expiring 2 January
@@ -74,7 +97,13 @@ class TestReporting(LeadScoringCase):
             self.bram.country_id = self.be
             self.recompute()  # Bram: closed rule line
             expiring = self.Point.create(
-                {"model_id": engagement.id, "partner_id": self.carl.id, "points": 3, "reason": "Opened", "expire_date": datetime(2026, 1, 5)}
+                {
+                    "model_id": engagement.id,
+                    "partner_id": self.carl.id,
+                    "points": 3,
+                    "reason": "Opened",
+                    "expire_date": datetime(2026, 1, 5),
+                }
             )
         with freeze_time("2026-01-20"):
             self.assertEqual(self.Point._gc_old_lines(), 0, "nothing older than 30 days yet")
@@ -101,7 +130,10 @@ class TestReporting(LeadScoringCase):
         self.assertEqual(self.anna.contact_score, 12.0)
         self.assertEqual(self.bram.contact_score, 12.0)
         line = self.lines_of(self.profiel, self.anna)
-        self.assertEqual((line.source, line.reason, line.create_uid), ("manual", "Ontmoet op de beurs", self.manager))
+        self.assertEqual(
+            (line.source, line.reason, line.create_uid),
+            ("manual", "Ontmoet op de beurs", self.manager),
+        )
         with self.assertRaises(AccessError):
             self.env["lead.scoring.point.manual"].with_user(self.salesman).with_context(
                 active_model="res.partner", active_ids=self.anna.ids
@@ -114,7 +146,9 @@ class TestReporting(LeadScoringCase):
         self.env["res.lang"]._activate_lang("nl_NL")
         self.env["ir.module.module"]._load_module_terms(["lead_scoring"], ["nl_NL"], overwrite=True)
         field = self.env["ir.model.fields"]._get("lead.scoring.model", "decay_half_life_days")
-        self.assertEqual(field.with_context(lang="nl_NL").field_description, "Verval (halfwaardetijd in dagen)")
+        self.assertEqual(
+            field.with_context(lang="nl_NL").field_description, "Verval (halfwaardetijd in dagen)"
+        )
         menu = self.env.ref("lead_scoring.lead_scoring_config_menu")
         self.assertEqual(menu.with_context(lang="nl_NL").name, "Leadscoring")
         rule = self.profiel.rule_ids.with_context(lang="nl_NL")

@@ -74,9 +74,24 @@ class TestRuleEngine(LeadScoringCase):
     def test_expiry_units(self):
         profiel = self.create_model(
             rules=[
-                ("days", "[('id', '=', %d)]" % self.anna.id, 1.0, {"expire_after": 10, "expire_unit": "days"}),
-                ("weeks", "[('id', '=', %d)]" % self.anna.id, 2.0, {"expire_after": 2, "expire_unit": "weeks"}),
-                ("month", "[('id', '=', %d)]" % self.anna.id, 4.0, {"expire_after": 1, "expire_unit": "months"}),
+                (
+                    "days",
+                    f"[('id', '=', {self.anna.id})]",
+                    1.0,
+                    {"expire_after": 10, "expire_unit": "days"},
+                ),
+                (
+                    "weeks",
+                    f"[('id', '=', {self.anna.id})]",
+                    2.0,
+                    {"expire_after": 2, "expire_unit": "weeks"},
+                ),
+                (
+                    "month",
+                    f"[('id', '=', {self.anna.id})]",
+                    4.0,
+                    {"expire_after": 1, "expire_unit": "months"},
+                ),
             ]
         )
         with freeze_time("2026-01-31 00:00:00"):
@@ -91,7 +106,10 @@ class TestRuleEngine(LeadScoringCase):
 
     def test_negative_rule(self):
         profiel = self.create_model(
-            rules=[NL_RULE, ("Land niet bediend", "[('country_id.code', 'not in', ['NL', 'BE'])]", -10.0)]
+            rules=[
+                NL_RULE,
+                ("Land niet bediend", "[('country_id.code', 'not in', ['NL', 'BE'])]", -10.0),
+            ]
         )
         self.recompute()
         self.assertEqual(self.score_of(profiel, self.carl), -10.0)
@@ -101,7 +119,9 @@ class TestRuleEngine(LeadScoringCase):
     def test_two_models_are_independent(self):
         profiel = self.create_model(rules=[NL_RULE], sequence=1)
         engagement = self.create_model(
-            "Betrokkenheid", rules=[("Heeft e-mail", "[('email', 'ilike', 'example.nl')]", 5.0)], sequence=2
+            "Betrokkenheid",
+            rules=[("Heeft e-mail", "[('email', 'ilike', 'example.nl')]", 5.0)],
+            sequence=2,
         )
         self.recompute()
         self.assertEqual(self.score_of(profiel, self.anna), 20.0)
@@ -117,7 +137,11 @@ class TestRuleEngine(LeadScoringCase):
 
     def test_clamp(self):
         profiel = self.create_model(
-            rules=[NL_RULE, ("Email", "[('email', '!=', False)]", 30.0), ("US", "[('country_id.code', '=', 'US')]", -50.0)],
+            rules=[
+                NL_RULE,
+                ("Email", "[('email', '!=', False)]", 30.0),
+                ("US", "[('country_id.code', '=', 'US')]", -50.0),
+            ],
             use_max_score=True,
             max_score=40.0,
             use_min_score=True,
@@ -134,7 +158,11 @@ class TestRuleEngine(LeadScoringCase):
 
     def test_bands(self):
         profiel = self.create_model(
-            rules=[NL_RULE, ("US", "[('country_id.code', '=', 'US')]", -10.0), ("BE", "[('country_id.code', '=', 'BE')]", 60.0)],
+            rules=[
+                NL_RULE,
+                ("US", "[('country_id.code', '=', 'US')]", -10.0),
+                ("BE", "[('country_id.code', '=', 'BE')]", 60.0),
+            ],
             band_ids=[
                 (0, 0, {"name": "Cold", "min_score": 0}),
                 (0, 0, {"name": "Warm", "min_score": 20}),
@@ -143,12 +171,16 @@ class TestRuleEngine(LeadScoringCase):
         )
         self.recompute()
         bands = {b.name: b for b in profiel.band_ids}
-        score = self.Score.search([("model_id", "=", profiel.id), ("partner_id", "=", self.anna.id)])
+        score = self.Score.search(
+            [("model_id", "=", profiel.id), ("partner_id", "=", self.anna.id)]
+        )
         self.assertEqual(score.band_id, bands["Warm"])
         self.assertEqual(
             self.Score.search([("partner_id", "=", self.bram.id)]).band_id, bands["Hot"]
         )
-        self.assertFalse(self.Score.search([("partner_id", "=", self.carl.id)]).band_id, "below all bands")
+        self.assertFalse(
+            self.Score.search([("partner_id", "=", self.carl.id)]).band_id, "below all bands"
+        )
         self.assertEqual(bands["Warm"].score_count, 1)
         self.assertEqual(self.anna.contact_band_id, bands["Warm"], "the band shows on the contact")
         # Moving a band boundary relabels existing scores at once.
@@ -169,13 +201,19 @@ class TestRuleEngine(LeadScoringCase):
             target="deal",
             rules=[("Big deal", "[('expected_revenue', '>=', 10000)]", 15.0)],
         )
-        big = self.env["crm.lead"].create({"name": "Big", "type": "opportunity", "expected_revenue": 25000})
-        small = self.env["crm.lead"].create({"name": "Small", "type": "opportunity", "expected_revenue": 100})
+        big = self.env["crm.lead"].create(
+            {"name": "Big", "type": "opportunity", "expected_revenue": 25000}
+        )
+        small = self.env["crm.lead"].create(
+            {"name": "Small", "type": "opportunity", "expected_revenue": 100}
+        )
         self.recompute()
         self.assertEqual(big.deal_score, 15.0)
         self.assertEqual(small.deal_score, 0.0)
         self.assertEqual(self.lines_of(deals, big).lead_id, big)
-        self.assertFalse(self.Point.search([("model_id", "=", deals.id), ("partner_id", "!=", False)]))
+        self.assertFalse(
+            self.Point.search([("model_id", "=", deals.id), ("partner_id", "!=", False)])
+        )
 
     def test_multi_company(self):
         company_b = self.env["res.company"].create({"name": "Company B"})
@@ -192,7 +230,15 @@ class TestRuleEngine(LeadScoringCase):
 
     def test_second_run_changes_nothing(self):
         profiel = self.create_model(
-            rules=[NL_RULE, ("Email", "[('email', '!=', False)]", 3.0, {"expire_after": 1, "expire_unit": "weeks"})],
+            rules=[
+                NL_RULE,
+                (
+                    "Email",
+                    "[('email', '!=', False)]",
+                    3.0,
+                    {"expire_after": 1, "expire_unit": "weeks"},
+                ),
+            ],
             band_ids=[(0, 0, {"name": "Warm", "min_score": 10})],
         )
         with freeze_time("2026-05-01 08:00"):
@@ -220,7 +266,9 @@ class TestRuleEngine(LeadScoringCase):
                 for line in self.Point.search([("model_id", "=", profiel.id)])
             ],
         )
-        self.assertEqual(scores, [(s.id, s.score, s.band_id, s.date_last_change) for s in self.Score.search([])])
+        self.assertEqual(
+            scores, [(s.id, s.score, s.band_id, s.date_last_change) for s in self.Score.search([])]
+        )
         self.assertFalse([v for v in partner_writes if "contact_score" in v])
 
     def test_archived_records_match_no_rule(self):
@@ -285,7 +333,8 @@ class TestRuleEngine(LeadScoringCase):
             rules=[
                 (
                     "Recent",
-                    "[('create_date', '>=', (context_today() - relativedelta(days=30)).strftime('%Y-%m-%d'))]",
+                    "[('create_date', '>=', "
+                    "(context_today() - relativedelta(days=30)).strftime('%Y-%m-%d'))]",
                     1.0,
                 ),
                 ("Mine", "[('create_uid', '=', uid)]", 1.0),

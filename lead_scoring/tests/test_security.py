@@ -28,7 +28,12 @@ class TestSecurity(LeadScoringCase):
             env["lead.scoring.model"].browse(self.profiel.id).write({"name": "Hacked"})
         with self.assertRaises(AccessError):
             env["lead.scoring.point"].create(
-                {"model_id": self.profiel.id, "partner_id": self.anna.id, "points": 100, "reason": "me"}
+                {
+                    "model_id": self.profiel.id,
+                    "partner_id": self.anna.id,
+                    "points": 100,
+                    "reason": "me",
+                }
             )
         with self.assertRaises(AccessError):
             env["lead.scoring.threshold"].create(
@@ -42,7 +47,12 @@ class TestSecurity(LeadScoringCase):
     def test_manager_adds_manual_line_but_cannot_rewrite_history(self):
         env = self.env(user=self.manager)
         line = env["lead.scoring.point"].create(
-            {"model_id": self.profiel.id, "partner_id": self.anna.id, "points": 5, "reason": "Beurs"}
+            {
+                "model_id": self.profiel.id,
+                "partner_id": self.anna.id,
+                "points": 5,
+                "reason": "Beurs",
+            }
         )
         self.assertEqual(line.source, "manual")
         self.assertEqual(self.anna.contact_score, 25.0, "score updated in the same transaction")
@@ -81,7 +91,9 @@ class TestSecurity(LeadScoringCase):
     def test_other_company_scores_hidden(self):
         company_b = self.env["res.company"].create({"name": "Company B"})
         model_b = self.create_model("B", rules=[("All", "[]", 1.0)], company_id=company_b.id)
-        partner_b = self.env["res.partner"].create({"name": "B partner", "company_id": company_b.id})
+        partner_b = self.env["res.partner"].create(
+            {"name": "B partner", "company_id": company_b.id}
+        )
         self.ScoringModel._cron_recompute_scores()
         self.assertTrue(self.Score.search([("model_id", "=", model_b.id)]))
         env = self.env(user=self.salesman)

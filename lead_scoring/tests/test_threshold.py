@@ -26,12 +26,24 @@ class TestThreshold(LeadScoringCase):
 
     def add(self, partner, points, reason="Beurs"):
         return self.Point.with_user(self.manager).create(
-            {"model_id": self.engagement.id, "partner_id": partner.id, "points": points, "reason": reason}
+            {
+                "model_id": self.engagement.id,
+                "partner_id": partner.id,
+                "points": points,
+                "reason": reason,
+            }
         )
 
     def deals_of(self, partner):
-        return self.env["crm.lead"].with_context(active_test=False).search(
-            [("lead_scoring_threshold_id", "=", self.threshold.id), ("partner_id", "=", partner.id)]
+        return (
+            self.env["crm.lead"]
+            .with_context(active_test=False)
+            .search(
+                [
+                    ("lead_scoring_threshold_id", "=", self.threshold.id),
+                    ("partner_id", "=", partner.id),
+                ]
+            )
         )
 
     def test_crossing_creates_one_deal(self):
@@ -69,7 +81,14 @@ class TestThreshold(LeadScoringCase):
         self.add(self.anna, 50)  # 90: crosses again with no open deal
         deals = self.deals_of(self.anna)
         self.assertEqual(len(deals), 2)
-        self.assertEqual(len(self.env["lead.scoring.threshold.crossing"].search([("threshold_id", "=", self.threshold.id)])), 1)
+        self.assertEqual(
+            len(
+                self.env["lead.scoring.threshold.crossing"].search(
+                    [("threshold_id", "=", self.threshold.id)]
+                )
+            ),
+            1,
+        )
 
     def test_lost_deal_is_not_open(self):
         self.add(self.anna, 80)
@@ -100,7 +119,13 @@ class TestThreshold(LeadScoringCase):
             }
         )
         self.env["lead.scoring.threshold"].create(
-            {"model_id": self.engagement.id, "name": "VIP", "score": 40, "action": "server_action", "server_action_id": mark.id}
+            {
+                "model_id": self.engagement.id,
+                "name": "VIP",
+                "score": 40,
+                "action": "server_action",
+                "server_action_id": mark.id,
+            }
         )
         self.add(self.bram, 45)
         self.add(self.carl, 10)
@@ -119,10 +144,18 @@ class TestThreshold(LeadScoringCase):
             }
         )
         self.env["lead.scoring.threshold"].create(
-            {"model_id": deals.id, "name": "Top", "score": 10, "action": "server_action", "server_action_id": prioritise.id}
+            {
+                "model_id": deals.id,
+                "name": "Top",
+                "score": 10,
+                "action": "server_action",
+                "server_action_id": prioritise.id,
+            }
         )
         lead = self.env["crm.lead"].create({"name": "Deal", "type": "opportunity"})
-        self.Point.create({"model_id": deals.id, "lead_id": lead.id, "points": 12, "reason": "Budget bevestigd"})
+        self.Point.create(
+            {"model_id": deals.id, "lead_id": lead.id, "points": 12, "reason": "Budget bevestigd"}
+        )
         self.assertEqual(lead.priority, "3")
 
     def test_invalid_thresholds(self):

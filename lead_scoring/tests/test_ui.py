@@ -39,4 +39,6 @@ class TestUi(LeadScoringHttpCase):
             }
         )
         self.env["lead.scoring.model"]._cron_recompute_scores()
-        self.start_tour(f"/odoo/crm.lead/{lead.id}", "lead_scoring_salesman_tour", login="ls_salesman")
+        self.start_tour(
+            f"/odoo/crm.lead/{lead.id}", "lead_scoring_salesman_tour", login="ls_salesman"
+        )

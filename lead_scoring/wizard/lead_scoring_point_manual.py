@@ -52,7 +52,7 @@ class LeadScoringPointManual(models.TransientModel):
             self.model_id,
             [(target.id, self.points, self.reason) for target in targets],
             "manual",
-            self.expire_after,
-            self.expire_unit,
+            expire_after=self.expire_after,
+            expire_unit=self.expire_unit,
         )
         return {"type": "ir.actions.act_window_close"}
