@@ -51,7 +51,7 @@ class IrActionsServer(models.Model):
             action.name = self.env._(
                 "Adjust score %(model)s by %(points)s",
                 model=action.score_model_id.name or "",
-                points=f"{action.score_points:+g}",
+                points=format(action.score_points, "+g"),
             )
         return res
 

@@ -172,7 +172,7 @@ class LeadScoringThreshold(models.Model):
                 body=self.env._(
                     "Score %(score)s in %(model)s reached threshold %(threshold)s: "
                     "deal %(deal)s created.",
-                    score=f"{scores.get(partner, 0.0):g}",
+                    score=format(scores.get(partner, 0.0), "g"),
                     model=self.model_id.name,
                     threshold=self.name,
                     deal=deal._get_html_link(),
@@ -188,7 +188,7 @@ class LeadScoringThreshold(models.Model):
                 "%(partner)s - %(model)s score %(score)s",
                 partner=partner.display_name,
                 model=self.model_id.name,
-                score=f"{score:g}",
+                score=format(score, "g"),
             ),
             "type": "opportunity",
             "partner_id": partner.id,
@@ -216,9 +216,9 @@ class LeadScoringThreshold(models.Model):
         header = self.env._(
             "%(model)s score %(score)s reached threshold %(threshold)s (%(value)s). Breakdown:",
             model=self.model_id.name,
-            score=f"{score:g}",
+            score=format(score, "g"),
             threshold=self.name,
-            value=f"{self.score:g}",
+            value=format(self.score, "g"),
         )
         items = Markup("").join(
             Markup("<li>%s %s</li>") % (f"{line.points:+g}", line.reason) for line in lines

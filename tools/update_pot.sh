@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Regenerates lead_scoring/i18n/lead_scoring.pot from a fresh database and merges
+# new or changed strings into every .po next to it (they then need translating).
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+export TZ=UTC PGHOST=${PGHOST:-127.0.0.1} PGUSER=${PGUSER:-odoo} PGPASSWORD=${PGPASSWORD:-odoo}
+odoo_root=$(python3 -c 'import os, odoo; print(os.path.dirname(os.path.dirname(odoo.__file__)))')
+"$repo/tools/pg.sh"
+db=lead_scoring_i18n
+dropdb --if-exists "$db"
+common=(--db_host="$PGHOST" --db_user="$PGUSER" --db_password="$PGPASSWORD"
+        --addons-path="$odoo_root/addons,$odoo_root/odoo/addons,$repo" -d "$db")
+python3 -m odoo "${common[@]}" -i lead_scoring --without-demo=all --stop-after-init --log-level=warn
+python3 -m odoo "${common[@]}" --i18n-export="$repo/lead_scoring/i18n/lead_scoring.pot" \
+    --modules=lead_scoring --stop-after-init --log-level=warn
+dropdb "$db"
+python3 - "$repo/lead_scoring/i18n" <<'PY'
+import pathlib, sys
+import polib
+folder = pathlib.Path(sys.argv[1])
+pot = polib.pofile(str(folder / "lead_scoring.pot"))
+for po_path in folder.glob("*.po"):
+    po = polib.pofile(str(po_path))
+    po.merge(pot)
+    po.save()
+    missing = [e.msgid for e in po if not e.msgstr or "fuzzy" in e.flags]
+    print(f"{po_path.name}: {len(po)} entries, {len(missing)} to translate")
+    for msgid in missing:
+        print("   ", msgid[:100])
+PY
