@@ -185,10 +185,7 @@ class LeadScoringPoint(models.Model):
             column = scoring_model._target_column()
             model_lines = lines.filtered(lambda line, m=scoring_model: line.model_id == m)
             changed = scores._refresh_scores(scoring_model, now, model_lines.mapped(f"{column}.id"))
-            if changed:
-                targets = scoring_model._target_records()
-                targets._lead_scoring_write_scores(scoring_model, changed)
-                scoring_model.threshold_ids._fire_thresholds(list(changed))
+            lines._after_scores_changed(scoring_model, changed)
 
     @api.model
     def _demo_load_engagement(self, entries):
@@ -219,35 +216,49 @@ class LeadScoringPoint(models.Model):
     def _add_points(
         self, scoring_model, awards, source, *, expire_after=0, expire_unit="months", action=None
     ):
-        """Add one ledger line per award and refresh the affected scores.
+        """Add one ledger line per award and bring the affected scores up to date.
+
+        The lines are inserted by the same statement that recomputes the
+        scores: the Adjust-score runner's hot path stays at a couple of
+        queries per triggering record.
 
         :param awards: list of ``(target_id, points, reason)``
-        :return: the new lines
         """
         if not awards:
-            return self.browse()
+            return
         now = fields.Datetime.now()
-        expire_date = expire_date_from(now, expire_after, expire_unit)
-        column = scoring_model._target_column()
-        lines = (
-            self.sudo()
-            .with_context(lead_scoring_no_refresh=True)
-            .create(
-                [
-                    {
-                        "model_id": scoring_model.id,
-                        column: target_id,
-                        "points": points,
-                        "source": source,
-                        "reason": reason,
-                        "action_id": action.id if action else False,
-                        "date": now,
-                        "expire_date": expire_date,
-                        "is_live": True,
-                    }
-                    for target_id, points, reason in awards
-                ]
-            )
+        column = SQL.identifier(scoring_model._target_column())
+        target_ids, points, reasons = (list(values) for values in zip(*awards, strict=True))
+        new_lines = SQL(
+            """
+            INSERT INTO lead_scoring_point (
+                model_id, %(column)s, points, source, reason, action_id, date,
+                expire_date, is_live, create_uid, create_date, write_uid, write_date)
+            SELECT %(model)s, award.target_id, award.points, %(source)s, award.reason,
+                   %(action)s, %(now)s, %(expire)s, TRUE, %(uid)s, %(now)s, %(uid)s, %(now)s
+              FROM unnest(%(targets)s::int[], %(points)s::float8[], %(reasons)s::varchar[])
+                   AS award(target_id, points, reason)
+            RETURNING %(column)s, points
+            """,
+            column=column,
+            model=scoring_model.id,
+            source=source,
+            action=action.id if action else None,
+            now=now,
+            expire=expire_date_from(now, expire_after, expire_unit) or None,
+            uid=self.env.uid,
+            targets=target_ids,
+            points=points,
+            reasons=reasons,
         )
-        lines._refresh_targets()
-        return lines
+        scores = self.env["lead.scoring.score"].sudo()
+        changed = scores._refresh_scores(scoring_model, now, set(target_ids), new_lines)
+        self.invalidate_model()
+        self._after_scores_changed(scoring_model, changed)
+
+    @api.model
+    def _after_scores_changed(self, scoring_model, changed):
+        """Copy changed scores to the records and fire the thresholds they crossed."""
+        if changed:
+            scoring_model._target_records()._lead_scoring_write_scores(scoring_model, changed)
+            scoring_model.threshold_ids._fire_thresholds(list(changed))

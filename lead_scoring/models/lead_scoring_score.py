@@ -80,7 +80,7 @@ class LeadScoringScore(models.Model):
     # ------------------------------------------------------------------
 
     @api.model
-    def _refresh_scores(self, scoring_model, now, target_ids=None):
+    def _refresh_scores(self, scoring_model, now, target_ids=None, new_lines=None):
         """Recompute scores of a model from its live lines, in one statement.
 
         The same statement marks lines whose expiry has come as no longer
@@ -88,6 +88,9 @@ class LeadScoringScore(models.Model):
         or band changed are written.
 
         :param target_ids: restrict to these records (default: all of the model)
+        :param new_lines: optional data-modifying SQL that inserts ledger lines
+            and returns ``(target_id, points)``: they count in the same
+            statement (the statement's snapshot does not see its own inserts)
         :return: ``{record id: (new score, new band id)}`` of the changed scores
         """
         column = SQL.identifier(scoring_model._target_column())
@@ -104,18 +107,23 @@ class LeadScoringScore(models.Model):
         self.env.cr.execute(
             SQL(
                 """
-                WITH expired AS (
+                WITH new_lines(target_id, points) AS (%(new_lines)s),
+                expired AS (
                     UPDATE lead_scoring_point p SET is_live = FALSE
                      WHERE p.model_id = %(model)s AND p.is_live
                        AND p.expire_date <= %(now)s %(restrict_points)s
                 ), live AS (
-                    SELECT p.%(column)s AS target_id, SUM(%(value)s) AS total
-                      FROM lead_scoring_point p
-                     WHERE p.model_id = %(model)s
-                       AND p.closed_date IS NULL
-                       AND (p.expire_date IS NULL OR p.expire_date > %(now)s)
-                       %(restrict_points)s
-                     GROUP BY p.%(column)s
+                    SELECT target_id, SUM(value) AS total FROM (
+                        SELECT p.%(column)s AS target_id, %(value)s AS value
+                          FROM lead_scoring_point p
+                         WHERE p.model_id = %(model)s
+                           AND p.closed_date IS NULL
+                           AND (p.expire_date IS NULL OR p.expire_date > %(now)s)
+                           %(restrict_points)s
+                         UNION ALL
+                        SELECT target_id, points FROM new_lines
+                    ) lines
+                     GROUP BY target_id
                 ), candidate AS (
                     SELECT target_id FROM live
                      UNION
@@ -156,6 +164,7 @@ class LeadScoringScore(models.Model):
                 score=score,
                 restrict_points=restrict_points,
                 restrict_scores=restrict_scores,
+                new_lines=new_lines or SQL("SELECT NULL::int, NULL::float8 WHERE FALSE"),
             )
         )
         changed = {
