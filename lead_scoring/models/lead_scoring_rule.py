@@ -166,68 +166,19 @@ class LeadScoringRule(models.Model):
         """Open a line for each record that started matching, close the line of
         each record that stopped matching.
 
-        Two statements per rule, over sets. A rule whose domain no longer
-        evaluates (a field was removed, a module uninstalled) is logged and left
-        alone, so one broken rule cannot stop the others.
+        One statement per rule, over sets: the rule's domain is evaluated
+        once (a materialized CTE) and diffed against the rule's open lines.
+        A rule whose domain no longer evaluates (a field was removed, a module
+        uninstalled) is logged and left alone: one broken rule cannot stop
+        the others.
         """
         cr = self.env.cr
         for rule in self:
-            column = SQL.identifier(rule.model_id._target_column())
+            expire_date = expire_date_from(now, rule.expire_after, rule.expire_unit)
             try:
                 with cr.savepoint(flush=False):
-                    match = rule._match_query()
-                    cr.execute(
-                        SQL(
-                            """
-                            UPDATE lead_scoring_point p
-                               SET closed_date = %(now)s, is_live = FALSE,
-                                   write_date = %(now)s, write_uid = %(uid)s
-                             WHERE p.rule_id = %(rule)s
-                               AND p.closed_date IS NULL
-                               AND NOT EXISTS (
-                                   SELECT 1 FROM (%(match)s) m WHERE m.id = p.%(column)s
-                               )
-                            """,
-                            now=now,
-                            uid=self.env.uid,
-                            rule=rule.id,
-                            match=match,
-                            column=column,
-                        )
-                    )
-                    closed = cr.rowcount
-                    expire_date = expire_date_from(now, rule.expire_after, rule.expire_unit)
-                    cr.execute(
-                        SQL(
-                            """
-                            INSERT INTO lead_scoring_point (
-                                model_id, rule_id, %(column)s, points, source, reason,
-                                date, expire_date, is_live,
-                                create_uid, create_date, write_uid, write_date)
-                            SELECT %(model)s, %(rule)s, m.id, %(points)s, 'rule', %(reason)s,
-                                   %(now)s, %(expire)s, %(live)s,
-                                   %(uid)s, %(now)s, %(uid)s, %(now)s
-                              FROM (%(match)s) m
-                             WHERE NOT EXISTS (
-                                   SELECT 1 FROM lead_scoring_point p
-                                    WHERE p.rule_id = %(rule)s
-                                      AND p.%(column)s = m.id
-                                      AND p.closed_date IS NULL)
-                            ON CONFLICT DO NOTHING
-                            """,
-                            column=column,
-                            model=rule.model_id.id,
-                            rule=rule.id,
-                            points=rule.points,
-                            reason=rule._reason(),
-                            now=now,
-                            expire=expire_date or None,
-                            live=not expire_date or expire_date > now,
-                            uid=self.env.uid,
-                            match=match,
-                        )
-                    )
-                    opened = cr.rowcount
+                    cr.execute(rule._sync_points_sql(now, expire_date))
+                    closed, opened = cr.fetchone()
             except Exception:
                 _logger.exception(
                     "Lead scoring: rule %s (%s) skipped, its domain cannot be evaluated",
@@ -238,6 +189,52 @@ class LeadScoringRule(models.Model):
             _logger.debug(
                 "Lead scoring: rule %s opened %d and closed %d lines", rule.id, opened, closed
             )
+
+    def _sync_points_sql(self, now, expire_date):
+        # The two data-modifying parts touch disjoint records (those that stopped
+        # matching, those that started), so sharing one snapshot is safe.
+        self.ensure_one()
+        return SQL(
+            """
+            WITH matching AS MATERIALIZED (%(match)s),
+            closed AS (
+                UPDATE lead_scoring_point p
+                   SET closed_date = %(now)s, is_live = FALSE,
+                       write_date = %(now)s, write_uid = %(uid)s
+                 WHERE p.rule_id = %(rule)s
+                   AND p.closed_date IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM matching m WHERE m.id = p.%(column)s)
+                RETURNING 1
+            ), opened AS (
+                INSERT INTO lead_scoring_point (
+                    model_id, rule_id, %(column)s, points, source, reason,
+                    date, expire_date, is_live,
+                    create_uid, create_date, write_uid, write_date)
+                SELECT %(model)s, %(rule)s, m.id, %(points)s, 'rule', %(reason)s,
+                       %(now)s, %(expire)s, %(live)s,
+                       %(uid)s, %(now)s, %(uid)s, %(now)s
+                  FROM matching m
+                 WHERE NOT EXISTS (
+                       SELECT 1 FROM lead_scoring_point p
+                        WHERE p.rule_id = %(rule)s
+                          AND p.%(column)s = m.id
+                          AND p.closed_date IS NULL)
+                ON CONFLICT DO NOTHING
+                RETURNING 1
+            )
+            SELECT (SELECT count(*) FROM closed), (SELECT count(*) FROM opened)
+            """,
+            match=self._match_query(),
+            column=SQL.identifier(self.model_id._target_column()),
+            model=self.model_id.id,
+            rule=self.id,
+            points=self.points,
+            reason=self._reason(),
+            now=now,
+            expire=expire_date or None,
+            live=not expire_date or expire_date > now,
+            uid=self.env.uid,
+        )
 
     def _close_open_points(self):
         """Close the open lines of these rules (rule archived, moved or deleted)."""
