@@ -6,8 +6,8 @@ deals with COPY, configures scoring models through the ORM, then times the
 engine (``_cron_recompute_scores``) cold, without changes, after 1% of the
 contacts changed, and "Adjust score" runs through a real Automation Rule. The
 same rule scoring is also done the naive way (ORM ``filtered_domain`` loop and
-one ``write`` per record) on the first K contacts, loaded and scored before the
-rest, to show the ratio and to check that both give the same scores.
+one ``write`` per record) in a second database holding the first K contacts, to
+show the ratio and to check that both give the same scores.
 
 Usage: python3 benchmarks/bench_recompute.py [--contacts N] [--deals M]
        [--rules R] [--seed S] [--naive-size K] [--adjust-runs A] [--keep-db]
@@ -49,11 +49,24 @@ for _name, _value in {
     "PGPASSWORD": "odoo",
 }.items():
     os.environ.setdefault(_name, _value)
+# As in tools/odoo.sh: ODOO_PATH, when set, is the Odoo 18 checkout to use (here
+# and in the install subprocess).
+if os.environ.get("ODOO_PATH"):
+    sys.path.insert(0, os.environ["ODOO_PATH"])
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [os.environ["ODOO_PATH"], os.environ.get("PYTHONPATH")])
+    )
 
 import psycopg2
 from psycopg2 import sql as pgsql
 
-import odoo
+try:
+    import odoo
+except ImportError:
+    sys.exit(
+        "ERROR: Odoo 18.0 is not importable by python3. "
+        "Fix: export ODOO_PATH=/path/to/odoo-18.0 (an Odoo 18 checkout with its requirements)."
+    )
 from odoo import SUPERUSER_ID, api, fields
 from odoo.fields import Command
 from odoo.modules.registry import Registry
@@ -250,16 +263,13 @@ class Bench:
 
     def __init__(self, args):
         self.args = args
-        self.db = args.db
-        self.rng = random.Random(args.seed)
         # One clock for the generated dates; rules compare with today at run time.
         self.now = datetime.now().replace(microsecond=0)
-        self.registry = None
-        self.cr = None
-        self.env = None
         self.steps = []
-        self.refs = {}
         self.results = {}
+        self.databases = []
+        self.db = self.registry = self.cr = self.env = self.rng = None
+        self.refs = {}
 
     @contextlib.contextmanager
     def measure(self, name, records):
@@ -339,18 +349,18 @@ def install_addon(db, log_level):
     subprocess.run(command, check=True, stdin=subprocess.DEVNULL)
 
 
-def open_registry(bench):
+def configure_odoo(args):
+    """Odoo's configuration, once per process (parse_config cannot run twice)."""
     odoo.tools.config.parse_config(
         [
-            "--addons-path",
-            addons_path(),
-            "--log-level",
-            bench.args.log_level,
-            "--max-cron-threads=0",
-            "--without-demo=all",
+            *("--addons-path", addons_path(), "--log-level", args.log_level),
+            *("--max-cron-threads=0", "--without-demo=all"),
         ],
         setup_logging=True,
     )
+
+
+def open_registry(bench):
     bench.registry = Registry(bench.db)
     bench.cr = bench.registry.cursor()
     bench.env = api.Environment(bench.cr, SUPERUSER_ID, {})
@@ -598,17 +608,15 @@ def load_deals(bench, rng, count, partner_range):
     return statements + 1
 
 
-def load_dataset(bench, name, contacts, deals, partner_first=None):
-    """Load contacts, then deals whose customers are among the partners from
-    ``partner_first`` (default: the new ones) to the last new one.
+def load_dataset(bench, name, contacts, deals):
+    """Load contacts, then deals whose customers are among them.
 
     :return: (first id, last id) of the new partners
     """
     rng = bench.rng
     with bench.measure(name, contacts + deals) as step:
         first, last, statements = load_partners(bench, rng, contacts)
-        partner_range = (partner_first or first, last)
-        statements += load_deals(bench, rng, deals, partner_range)
+        statements += load_deals(bench, rng, deals, (first, last))
         # Fresh planner statistics, as autovacuum would have them on a live database.
         bench.cr.execute(
             "ANALYZE res_partner, crm_lead, res_partner_res_partner_category_rel, crm_tag_rel"
@@ -926,24 +934,6 @@ def refresh_statistics(bench):
         conn.close()
 
 
-def reset_engine_tables(bench):
-    """Give the main phase the empty ledger of a fresh install.
-
-    Deleting the K-phase models emptied the engine's tables, but left their dead
-    pages and, once autovacuum passed, statistics saying "0 rows" where a fresh
-    install has none at all. TRUNCATE drops both: PostgreSQL then plans as on a
-    never-analysed table. With --analyze-empty-ledger the empty tables are
-    analysed instead, the state that ``vacuumdb --analyze`` or autovacuum after
-    a purge leaves.
-    """
-    bench.cr.execute(
-        "TRUNCATE lead_scoring_point, lead_scoring_score, lead_scoring_threshold_crossing"
-    )
-    bench.cr.commit()
-    if bench.args.analyze_empty_ledger:
-        refresh_statistics(bench)
-
-
 def recompute(bench, name, note="", analyze=True):
     """One cron run of the engine, committed, with what it changed in the note.
 
@@ -1061,9 +1051,15 @@ def adjust_runs(bench, action, runs, first, last):
     env = bench.env
     cr = bench.cr
     sample = bench.rng.sample(range(first, last + 1), min(last - first + 1, runs * 2))
+    # In the sample's order, so that the same seed writes the same contacts.
     cr.execute(
         SQL(
-            "SELECT id, function FROM res_partner WHERE active AND id = ANY(%s) LIMIT %s",
+            """
+            SELECT p.id, p.function
+              FROM unnest(%s::int[]) WITH ORDINALITY AS s(id, position)
+              JOIN res_partner p ON p.id = s.id AND p.active
+             ORDER BY s.position LIMIT %s
+            """,
             sample,
             runs,
         )
@@ -1184,56 +1180,45 @@ def compare_scores(naive, engine):
     )
 
 
-def naive_phase(bench, contacts, deals):
+def naive_phase(bench):
     """Naive loop and engine on the same small dataset: ratio and agreement."""
-    first, last = load_dataset(
+    args = bench.args
+    contacts = args.naive_size
+    deals = round(args.deals * contacts / args.contacts)
+    first, _last = load_dataset(
         bench, f"load {contacts:,} contacts + {deals:,} deals", contacts, deals
     )
-    bench.refs["key_accounts"] = key_accounts(bench, first, last)
-    scoring_models = create_scoring_models(bench, bench.args.rules)
+    bench.refs["key_accounts"] = key_accounts(bench, first, first + contacts - 1)
+    scoring_models = create_scoring_models(bench, args.rules)
     with bench.measure(f"(f) naive ORM loop, K={contacts:,}", active_records(bench)) as naive:
         naive_result = naive_scores(bench, scoring_models)
         bench.cr.commit()
         naive.note = f"{len(naive_result):,} (model, record) scores, one write each"
     engine = recompute(bench, f"(f) engine full recompute, K={contacts:,}", analyze=False)
     mismatches = compare_scores(naive_result, engine_scores(bench, scoring_models))
-    ratio = naive.seconds / engine.seconds if engine.seconds else float("inf")
-    verdict = "OK" if not mismatches else f"MISMATCH ({len(mismatches):,} scores differ)"
+    for (key, record_id), naive_score, engine_score in mismatches[:10]:
+        print(f"  MISMATCH {key} record {record_id}: naive {naive_score} engine {engine_score}")
     bench.results["naive"] = {
         "contacts": contacts,
         "deals": deals,
         "naive_seconds": naive.seconds,
         "engine_seconds": engine.seconds,
-        "ratio": ratio,
+        "ratio": naive.seconds / engine.seconds if engine.seconds else None,
         "scores_compared": len(naive_result),
         "mismatches": len(mismatches),
         "mismatch_examples": [list(m) for m in mismatches[:10]],
-        "verdict": verdict,
+        "verdict": "OK" if not mismatches else f"MISMATCH ({len(mismatches):,} scores differ)",
     }
-    for (key, record_id), naive_score, engine_score in mismatches[:10]:
-        print(f"  MISMATCH {key} record {record_id}: naive {naive_score} engine {engine_score}")
-    # The main phase starts cold: deleting the models deletes their ledger and scores.
-    with bench.measure("reset: unlink the K-phase scoring models", 0):
-        bench.env["lead.scoring.model"].browse([m.id for m in scoring_models.values()]).unlink()
-        bench.cr.commit()
-    reset_engine_tables(bench)
-    return first, last
 
 
-def main_phase(bench, first, last):
+def main_phase(bench):
     """The engine at full size: cold, no change, 1% changed, Adjust score runs."""
     args = bench.args
-    more_contacts = args.contacts - (last - first + 1)
-    more_deals = args.deals - bench.results["naive"]["deals"]
-    if more_contacts > 0 or more_deals > 0:
-        _new_first, new_last = load_dataset(
-            bench,
-            f"load {more_contacts:,} more contacts + {more_deals:,} deals",
-            more_contacts,
-            more_deals,
-            partner_first=first,
-        )
-        last = max(last, new_last)
+    first, last = load_dataset(
+        bench, f"load {args.contacts:,} contacts + {args.deals:,} deals", args.contacts, args.deals
+    )
+    # The same companies as in the naive database, which holds the first K contacts.
+    bench.refs["key_accounts"] = key_accounts(bench, first, first + args.naive_size - 1)
     scoring_models = create_scoring_models(bench, args.rules)
     bench.env["lead.scoring.threshold"].create(
         {
@@ -1245,6 +1230,9 @@ def main_phase(bench, first, last):
         }
     )
     bench.cr.commit()
+    if args.analyze_empty_ledger:
+        refresh_statistics(bench)
+    # Cold: a ledger never written nor analysed, as right after installing the addon.
     recompute(bench, "(a) cold full recompute", analyze=False)
     recompute(bench, "(b) no-change recompute")
     changed = change_contacts(bench, 0.01, first, last)
@@ -1252,6 +1240,7 @@ def main_phase(bench, first, last):
     action = create_adjust_automation(bench, scoring_models["engagement"])
     adjust_runs(bench, action, args.adjust_runs, first, last)
     recompute(bench, "(e) recompute after the Adjust runs")
+    bench.results["tables"] = table_sizes(bench)
 
 
 # ----------------------------------------------------------------------------
@@ -1401,52 +1390,65 @@ def parse_args(argv=None):
     return args
 
 
-def open_measured_registry(bench):
-    """Load the registry (every model of every installed module) as a step of its own."""
+@contextlib.contextmanager
+def database(bench, db):
+    """A fresh database with lead_scoring installed, open for the block's steps.
+
+    The main phase and the naive comparison each get their own: the main
+    phase's cold run must find a ledger nobody wrote nor analysed yet, as after
+    an install (the comparison's churn would have let autovacuum analyse it).
+    Each database is created with the same seed, so the naive one holds the
+    first K contacts of the main one.
+    """
+    print(f"Creating database {db} and installing lead_scoring ...", flush=True)
+    bench.databases.append(db)
+    drop_database(db)
+    start = time.perf_counter()
+    install_addon(db, bench.args.log_level)
+    print(f"  installed in {time.perf_counter() - start:.1f} s", flush=True)
+    bench.db, bench.rng = db, random.Random(bench.args.seed)
     rss = peak_rss_mb()
     start = time.perf_counter()
     open_registry(bench)
     seconds = time.perf_counter() - start
     bench.steps.append(
-        Step("open registry", 0, seconds, 0, 0.0, peak_rss_mb(), peak_rss_mb() - rss)
+        Step(f"open registry ({db})", 0, seconds, 0, 0.0, peak_rss_mb(), peak_rss_mb() - rss)
     )
+    try:
+        prepare_references(bench)
+        yield
+        bench.cr.commit()
+    finally:
+        bench.cr.rollback()
+        bench.cr.close()
+        Registry.delete(db)
 
 
 def run(bench):
     args = bench.args
-    print(f"Creating database {bench.db} and installing lead_scoring ...", flush=True)
-    drop_database(bench.db)
-    start = time.perf_counter()
-    install_addon(bench.db, args.log_level)
-    print(f"  installed in {time.perf_counter() - start:.1f} s", flush=True)
-    open_measured_registry(bench)
-    try:
-        prepare_references(bench)
-        naive_deals = round(args.deals * args.naive_size / args.contacts)
-        first, last = naive_phase(bench, args.naive_size, naive_deals)
-        main_phase(bench, first, last)
-        bench.results["tables"] = table_sizes(bench)
+    with database(bench, args.db):
+        main_phase(bench)
         machine = machine_info(bench)
-        bench.cr.commit()
-        print_report(bench, machine)
-        if args.json is not None:
-            write_json(bench, machine, args.json)
-    finally:
-        bench.cr.rollback()
-        bench.cr.close()
+    with database(bench, f"{args.db}_naive"):
+        naive_phase(bench)
+    print_report(bench, machine)
+    if args.json is not None:
+        write_json(bench, machine, args.json)
 
 
 def main(argv=None):
     args = parse_args(argv)
     bench = Bench(args)
+    configure_odoo(args)
     try:
         run(bench)
     finally:
-        if args.keep_db:
-            print(f"Database {bench.db} kept.")
-        else:
-            drop_database(bench.db)
-            print(f"Database {bench.db} dropped.")
+        for db in bench.databases:
+            if args.keep_db:
+                print(f"Database {db} kept.")
+            else:
+                drop_database(db)
+                print(f"Database {db} dropped.")
 
 
 if __name__ == "__main__":

@@ -110,9 +110,17 @@ class LeadScoringMixin(models.AbstractModel):
         records = self.sudo().with_context(
             lead_scoring_engine=True, tracking_disable=True, active_test=False
         )
+        pending = 0
         for (score, band_id), ids in ids_by_value:
             for batch in split_every(SCORE_WRITE_BATCH, ids):
                 records.browse(batch).write({score_field: score, band_field: band_id or False})
+                pending += len(batch)
+                if pending >= SCORE_WRITE_BATCH:
+                    # A full recompute may touch a million records: keep the
+                    # cache (and the worker's memory) to about one batch.
+                    records.env.flush_all()
+                    records.invalidate_model()
+                    pending = 0
 
     @api.model
     def _lead_scoring_sync_primary_score(self):

@@ -239,6 +239,10 @@ class LeadScoringModel(models.Model):
             return False
         try:
             engine.env.flush_all()
+            if commit:
+                # Fresh statistics: the ledger may have grown or shrunk a lot since
+                # autovacuum last looked, and the plans of the diff depend on it.
+                engine.env.cr.execute(SQL("ANALYZE lead_scoring_point, lead_scoring_score"))
             steps = engine._recompute_steps(fields.Datetime.now())
             # Like crm's lead scoring cron: no intermediate commits under tests.
             commit = commit and not getattr(threading.current_thread(), "testing", False)
@@ -253,21 +257,29 @@ class LeadScoringModel(models.Model):
         return True
 
     def _recompute_steps(self, now):
-        """The recompute as a list of callables, in order."""
+        """The recompute as a list of callables, in order.
+
+        Contact models come first, with their thresholds: the deals those
+        create are then scored by the deal models in the same run, so that a
+        second run right after has nothing left to do.
+        """
         steps = []
-        for scoring_model in self.filtered("active"):
+        active = self.filtered("active")
+        for target in ("contact", "deal"):
+            target_models = active.filtered(lambda m, t=target: m.target == t)
+            for scoring_model in target_models:
+                steps += [
+                    partial(rule._sync_points, now) for rule in scoring_model.rule_ids if rule.active
+                ]
+                steps.append(partial(scoring_model._refresh_model_scores, now))
             steps += [
-                partial(rule._sync_points, now) for rule in scoring_model.rule_ids if rule.active
+                threshold._fire_thresholds
+                for threshold in target_models.threshold_ids
+                if threshold.active
             ]
-            steps.append(partial(scoring_model._refresh_model_scores, now))
         steps += [
             self._target_records_for(target)._lead_scoring_sync_primary_score
             for target in sorted(set(self.mapped("target")))
-        ]
-        steps += [
-            threshold._fire_thresholds
-            for threshold in self.filtered("active").threshold_ids
-            if threshold.active
         ]
         return steps
 

@@ -1,6 +1,7 @@
 import logging
 import math
 
+import psycopg2
 from dateutil.relativedelta import relativedelta
 
 from odoo import api, fields, models
@@ -11,6 +12,11 @@ from odoo.tools import SQL
 from odoo.tools.safe_eval import datetime, safe_eval, time
 
 _logger = logging.getLogger(__name__)
+
+# What a domain that stopped fitting the data raises (unknown field, wrong type).
+# Anything else (a cancelled statement, a serialization failure) is not the
+# rule's fault and must stop the run rather than leave the rule's lines stale.
+DOMAIN_ERRORS = (ValueError, KeyError, TypeError, psycopg2.ProgrammingError, psycopg2.DataError)
 
 EXPIRE_UNITS = [("days", "Days"), ("weeks", "Weeks"), ("months", "Months")]
 
@@ -179,7 +185,7 @@ class LeadScoringRule(models.Model):
                 with cr.savepoint(flush=False):
                     cr.execute(rule._sync_points_sql(now, expire_date))
                     closed, opened = cr.fetchone()
-            except Exception:
+            except DOMAIN_ERRORS:
                 _logger.exception(
                     "Lead scoring: rule %s (%s) skipped, its domain cannot be evaluated",
                     rule.id,
@@ -191,34 +197,38 @@ class LeadScoringRule(models.Model):
             )
 
     def _sync_points_sql(self, now, expire_date):
-        # The two data-modifying parts touch disjoint records (those that stopped
-        # matching, those that started), so sharing one snapshot is safe.
+        # The matching records and the rule's open lines are each read once
+        # (materialized) and diffed with hash set operations: a plan that stays
+        # linear even when the ledger's statistics are stale (a nested loop over
+        # a ledger "known" to be empty turns quadratic as the statement fills
+        # it). The two data-modifying parts touch disjoint records (those that
+        # stopped matching, those that started), so one snapshot serves both.
         self.ensure_one()
         return SQL(
             """
             WITH matching AS MATERIALIZED (%(match)s),
-            closed AS (
+            open_lines AS MATERIALIZED (
+                SELECT p.id, p.%(column)s AS target_id
+                  FROM lead_scoring_point p
+                 WHERE p.rule_id = %(rule)s AND p.closed_date IS NULL
+            ), closed AS (
                 UPDATE lead_scoring_point p
                    SET closed_date = %(now)s, is_live = FALSE,
                        write_date = %(now)s, write_uid = %(uid)s
-                 WHERE p.rule_id = %(rule)s
-                   AND p.closed_date IS NULL
-                   AND NOT EXISTS (SELECT 1 FROM matching m WHERE m.id = p.%(column)s)
+                  FROM (SELECT target_id FROM open_lines
+                        EXCEPT SELECT id FROM matching) gone
+                 WHERE p.rule_id = %(rule)s AND p.closed_date IS NULL
+                   AND p.%(column)s = gone.target_id
                 RETURNING 1
             ), opened AS (
                 INSERT INTO lead_scoring_point (
                     model_id, rule_id, %(column)s, points, source, reason,
                     date, expire_date, is_live,
                     create_uid, create_date, write_uid, write_date)
-                SELECT %(model)s, %(rule)s, m.id, %(points)s, 'rule', %(reason)s,
+                SELECT %(model)s, %(rule)s, new.id, %(points)s, 'rule', %(reason)s,
                        %(now)s, %(expire)s, %(live)s,
                        %(uid)s, %(now)s, %(uid)s, %(now)s
-                  FROM matching m
-                 WHERE NOT EXISTS (
-                       SELECT 1 FROM lead_scoring_point p
-                        WHERE p.rule_id = %(rule)s
-                          AND p.%(column)s = m.id
-                          AND p.closed_date IS NULL)
+                  FROM (SELECT id FROM matching EXCEPT SELECT target_id FROM open_lines) new
                 ON CONFLICT DO NOTHING
                 RETURNING 1
             )

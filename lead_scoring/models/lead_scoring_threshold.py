@@ -162,10 +162,27 @@ class LeadScoringThreshold(models.Model):
             .sudo()
             .search([("model_id", "=", self.model_id.id), ("partner_id", "in", partners.ids)])
         }
+        lines = self.env["lead.scoring.point"].sudo().search(
+            [
+                ("model_id", "=", self.model_id.id),
+                ("partner_id", "in", partners.ids),
+                ("is_live", "=", True),
+            ]
+        )
+        lines_by_partner = lines.grouped("partner_id")
         deals = (
             self.env["crm.lead"]
             .sudo()
-            .create([self._deal_values(partner, scores.get(partner, 0.0)) for partner in partners])
+            .create(
+                [
+                    self._deal_values(
+                        partner,
+                        scores.get(partner, 0.0),
+                        lines_by_partner.get(partner, lines.browse())[:50],
+                    )
+                    for partner in partners
+                ]
+            )
         )
         for partner, deal in zip(partners, deals, strict=True):
             partner.sudo().message_post(
@@ -181,7 +198,7 @@ class LeadScoringThreshold(models.Model):
             )
         return deals
 
-    def _deal_values(self, partner, score):
+    def _deal_values(self, partner, score, lines):
         user = self.user_id or partner.user_id
         return {
             "name": self.env._(
@@ -195,24 +212,12 @@ class LeadScoringThreshold(models.Model):
             "user_id": user.id or False,
             "team_id": self.team_id.id or False,
             "tag_ids": [fields.Command.set(self.tag_ids.ids)],
-            "description": self._score_breakdown_html(partner, score),
+            "description": self._score_breakdown_html(score, lines),
             "lead_scoring_threshold_id": self.id,
         }
 
-    def _score_breakdown_html(self, partner, score):
+    def _score_breakdown_html(self, score, lines):
         """Deal description: the live ledger lines that make the score."""
-        lines = (
-            self.env["lead.scoring.point"]
-            .sudo()
-            .search(
-                [
-                    ("model_id", "=", self.model_id.id),
-                    ("partner_id", "=", partner.id),
-                    ("is_live", "=", True),
-                ],
-                limit=50,
-            )
-        )
         header = self.env._(
             "%(model)s score %(score)s reached threshold %(threshold)s (%(value)s). Breakdown:",
             model=self.model_id.name,

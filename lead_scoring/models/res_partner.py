@@ -48,3 +48,10 @@ class ResPartner(models.Model):
     def write(self, vals):
         self._lead_scoring_check_score_write(vals)
         return super().write(vals)
+
+    def _children_sync(self, values):
+        # A score belongs to one contact: nothing to pass on to its contacts.
+        # (Odoo would otherwise walk and rewrite every company's contacts.)
+        if values.keys() <= set(self._lead_scoring_fields()):
+            return
+        return super()._children_sync(values)

@@ -168,3 +168,19 @@ class TestThreshold(LeadScoringCase):
             self.env["lead.scoring.threshold"].create(
                 {"model_id": self.engagement.id, "name": "x", "score": 1, "action": "server_action"}
             )
+
+    def test_second_run_scores_nothing_new_after_deals_were_created(self):
+        """Deals created by a threshold are scored in the same run."""
+        deals = self.create_model("Deal fit", target="deal", rules=[("Any deal", "[]", 1.0)])
+        self.Point.sudo().with_context(lead_scoring_no_refresh=True).create(
+            {"model_id": self.engagement.id, "partner_id": self.bram.id, "points": 90, "reason": "Import"}
+        )
+        self.recompute()
+        deal = self.deals_of(self.bram)
+        self.assertEqual(deal.deal_score, 1.0, "the new deal is scored in the run that created it")
+        lines = self.Point.search_count([])
+        scores = [(s.id, s.score, s.date_last_change) for s in self.Score.search([])]
+        self.recompute()
+        self.assertEqual(self.Point.search_count([]), lines)
+        self.assertEqual([(s.id, s.score, s.date_last_change) for s in self.Score.search([])], scores)
+        self.assertTrue(self.lines_of(deals, deal))
