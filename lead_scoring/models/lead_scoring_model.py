@@ -269,7 +269,9 @@ class LeadScoringModel(models.Model):
             target_models = active.filtered(lambda m, t=target: m.target == t)
             for scoring_model in target_models:
                 steps += [
-                    partial(rule._sync_points, now) for rule in scoring_model.rule_ids if rule.active
+                    partial(rule._sync_points, now)
+                    for rule in scoring_model.rule_ids
+                    if rule.active
                 ]
                 steps.append(partial(scoring_model._refresh_model_scores, now))
             steps += [

@@ -162,12 +162,16 @@ class LeadScoringThreshold(models.Model):
             .sudo()
             .search([("model_id", "=", self.model_id.id), ("partner_id", "in", partners.ids)])
         }
-        lines = self.env["lead.scoring.point"].sudo().search(
-            [
-                ("model_id", "=", self.model_id.id),
-                ("partner_id", "in", partners.ids),
-                ("is_live", "=", True),
-            ]
+        lines = (
+            self.env["lead.scoring.point"]
+            .sudo()
+            .search(
+                [
+                    ("model_id", "=", self.model_id.id),
+                    ("partner_id", "in", partners.ids),
+                    ("is_live", "=", True),
+                ]
+            )
         )
         lines_by_partner = lines.grouped("partner_id")
         deals = (

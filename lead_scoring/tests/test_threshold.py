@@ -173,7 +173,12 @@ class TestThreshold(LeadScoringCase):
         """Deals created by a threshold are scored in the same run."""
         deals = self.create_model("Deal fit", target="deal", rules=[("Any deal", "[]", 1.0)])
         self.Point.sudo().with_context(lead_scoring_no_refresh=True).create(
-            {"model_id": self.engagement.id, "partner_id": self.bram.id, "points": 90, "reason": "Import"}
+            {
+                "model_id": self.engagement.id,
+                "partner_id": self.bram.id,
+                "points": 90,
+                "reason": "Import",
+            }
         )
         self.recompute()
         deal = self.deals_of(self.bram)
@@ -182,5 +187,7 @@ class TestThreshold(LeadScoringCase):
         scores = [(s.id, s.score, s.date_last_change) for s in self.Score.search([])]
         self.recompute()
         self.assertEqual(self.Point.search_count([]), lines)
-        self.assertEqual([(s.id, s.score, s.date_last_change) for s in self.Score.search([])], scores)
+        self.assertEqual(
+            [(s.id, s.score, s.date_last_change) for s in self.Score.search([])], scores
+        )
         self.assertTrue(self.lines_of(deals, deal))
