@@ -25,12 +25,13 @@ CONNECT = {
 failures = []
 
 
-def odoo(*args):
-    """Run Odoo on the throwaway database and stop."""
-    command = [
+def odoo_command(*args):
+    """``python3 -m odoo [command]`` on the throwaway database."""
+    return [
         sys.executable,
         "-m",
         "odoo",
+        *args,
         f"--db_host={CONNECT['host']}",
         f"--db_port={CONNECT['port']}",
         f"--db_user={CONNECT['user']}",
@@ -38,19 +39,22 @@ def odoo(*args):
         f"--addons-path={ADDONS}",
         "-d",
         DB,
-        "--stop-after-init",
         "--log-level=warn",
-        *args,
     ]
+
+
+def odoo(*args):
+    """Run Odoo on the throwaway database and stop."""
+    command = odoo_command("--stop-after-init", *args)
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode or " ERROR " in result.stderr or " CRITICAL " in result.stderr:
         print(result.stderr[-4000:])
         failures.append(f"odoo {' '.join(args)} failed")
 
 
-def query(sql, params=None):
+def query(statement, params=None):
     with psycopg2.connect(dbname=DB, **CONNECT) as conn, conn.cursor() as cr:
-        cr.execute(sql, params)
+        cr.execute(statement, params)
         return cr.fetchall()
 
 
@@ -86,10 +90,12 @@ def main():
     odoo("-i", "lead_scoring")
     installed = counts()
     # Records that are not the addon's own demo data must survive the uninstall.
-    others = """SELECT id FROM {table} WHERE id NOT IN (
-        SELECT res_id FROM ir_model_data WHERE module = 'lead_scoring' AND model = %s)"""
-    kept_partners = query(others.format(table="res_partner"), ["res.partner"])
-    kept_leads = query(others.format(table="crm_lead"), ["crm.lead"])
+    others = sql.SQL(
+        "SELECT id FROM {} WHERE id NOT IN (SELECT res_id FROM ir_model_data"
+        " WHERE module = 'lead_scoring' AND model = %s)"
+    )
+    kept_partners = query(others.format(sql.Identifier("res_partner")), ["res.partner"])
+    kept_leads = query(others.format(sql.Identifier("crm_lead")), ["crm.lead"])
     check(
         "install with demo data scores contacts", installed["scored partners"] > 0, str(installed)
     )
@@ -103,20 +109,7 @@ def main():
         "env.cr.commit()\n"
     )
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "odoo",
-            "shell",
-            f"--db_host={CONNECT['host']}",
-            f"--db_port={CONNECT['port']}",
-            f"--db_user={CONNECT['user']}",
-            f"--db_password={CONNECT['password']}",
-            f"--addons-path={ADDONS}",
-            "-d",
-            DB,
-            "--log-level=warn",
-        ],
+        odoo_command("shell"),
         input=code,
         capture_output=True,
         text=True,

@@ -8,6 +8,15 @@ from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
 
+# Settings that change every score of a model without touching its ledger.
+SCORE_SETTINGS = {
+    "use_min_score",
+    "min_score",
+    "use_max_score",
+    "max_score",
+    "decay_half_life_days",
+}
+
 # pg_advisory_lock key that keeps two recomputes of one database apart ("LSRC").
 RECOMPUTE_LOCK_KEY = 0x4C535243
 
@@ -58,6 +67,14 @@ class LeadScoringModel(models.Model):
         help="Points lose half their value after this many days. 0 = no decay.",
     )
     date_last_recompute = fields.Datetime("Last Recompute", readonly=True)
+    scores_dirty = fields.Boolean(
+        default=True,
+        copy=False,
+        readonly=True,
+        help="Technical: the ledger or the score settings changed since the scores "
+        "were last refreshed. Set in the transaction that changes them, so that "
+        "a run that dies before the refresh still leaves it for the next run.",
+    )
     scored_count = fields.Integer("Records Scored", compute="_compute_statistics")
     average_score = fields.Float(compute="_compute_statistics")
     live_point_count = fields.Integer("Live Ledger Lines", compute="_compute_statistics")
@@ -126,6 +143,8 @@ class LeadScoringModel(models.Model):
         return scoring_models
 
     def write(self, vals):
+        if SCORE_SETTINGS & vals.keys():
+            vals = dict(vals, scores_dirty=True)
         res = super().write(vals)
         if {"active", "sequence", "company_id", "target"} & vals.keys():
             self.env.registry.clear_cache()
@@ -287,9 +306,44 @@ class LeadScoringModel(models.Model):
 
     def _refresh_model_scores(self, now):
         self.ensure_one()
-        changed = self.env["lead.scoring.score"]._refresh_scores(self, now)
+        if self._scores_need_refresh(now):
+            changed = self.env["lead.scoring.score"]._refresh_scores(self, now)
+            self.scores_dirty = False
+            _logger.info(
+                "Lead scoring: model %s recomputed, %d scores changed", self.id, len(changed)
+            )
         self.date_last_recompute = now
-        _logger.info("Lead scoring: model %s recomputed, %d scores changed", self.id, len(changed))
+
+    def _scores_need_refresh(self, now):
+        """Whether a full refresh can change any score of this model: its ledger
+        or settings changed, its points decay, or lines expired since."""
+        self.ensure_one()
+        if self.scores_dirty or self.decay_half_life_days:
+            return True
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT 1 FROM lead_scoring_point
+                 WHERE model_id = %s AND closed_date IS NULL AND is_live AND expire_date <= %s
+                 LIMIT 1
+                """,
+                self.id,
+                now,
+            )
+        )
+        return bool(self.env.cr.fetchone())
+
+    @api.model
+    def _mark_scores_dirty(self, model_ids):
+        """Record, in the current transaction, that these models' ledgers changed."""
+        self.env.cr.execute(
+            SQL(
+                "UPDATE lead_scoring_model SET scores_dirty = TRUE"
+                " WHERE id = ANY(%s) AND NOT scores_dirty",
+                list(model_ids),
+            )
+        )
+        self.invalidate_model(["scores_dirty"])
 
     def _lock_recompute(self):
         """Take the recompute lock of this database, or return False if taken.

@@ -185,6 +185,8 @@ class LeadScoringRule(models.Model):
                 with cr.savepoint(flush=False):
                     cr.execute(rule._sync_points_sql(now, expire_date))
                     closed, opened = cr.fetchone()
+                    if closed or opened:
+                        rule.model_id._mark_scores_dirty(rule.model_id.ids)
             except DOMAIN_ERRORS:
                 _logger.exception(
                     "Lead scoring: rule %s (%s) skipped, its domain cannot be evaluated",
@@ -265,6 +267,8 @@ class LeadScoringRule(models.Model):
                 rules=tuple(self.ids),
             )
         )
+        if self.env.cr.rowcount:
+            self.env["lead.scoring.model"]._mark_scores_dirty(self.model_id.ids)
         self.env["lead.scoring.point"].invalidate_model(
             ["closed_date", "is_live", "write_date", "write_uid"]
         )

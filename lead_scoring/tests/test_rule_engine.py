@@ -364,3 +364,34 @@ class TestRuleEngine(LeadScoringCase):
         self.assertEqual(self.anna.contact_score, 20.0)
         self.assertEqual(profiel.scored_count, 1)
         self.assertEqual(profiel.average_score, 20.0)
+
+    def test_scores_are_refreshed_only_when_something_changed(self):
+        email_rule = ("E-mail", "[('email', '!=', False)]", 3.0)
+        profiel = self.create_model(
+            rules=[NL_RULE, (*email_rule, {"expire_after": 1, "expire_unit": "days"})]
+        )
+        Score = type(self.Score)
+        with freeze_time("2026-05-01 08:00"):
+            self.recompute()
+        self.assertFalse(profiel.scores_dirty)
+        with (
+            freeze_time("2026-05-01 09:00"),
+            patch.object(
+                Score, "_refresh_scores", autospec=True, side_effect=Score._refresh_scores
+            ) as refresh,
+        ):
+            self.recompute()
+            self.assertFalse(refresh.called, "nothing changed: no full refresh")
+            self.anna.country_id = self.be
+            self.recompute()
+            self.assertEqual(refresh.call_count, 1, "a rule closed a line")
+            self.assertEqual(self.anna.contact_score, 3.0)
+        with freeze_time("2026-05-02 08:00"):
+            self.recompute()  # the e-mail points expired
+        self.assertEqual(self.anna.contact_score, 0.0)
+        profiel.write({"use_max_score": True, "max_score": 1.0})
+        self.assertTrue(profiel.scores_dirty, "a score setting changed")
+        self.anna.country_id = self.nl
+        with freeze_time("2026-05-03 08:00"):
+            self.recompute()
+        self.assertEqual(self.anna.contact_score, 1.0)
