@@ -125,7 +125,10 @@ class LeadScoringPoint(models.Model):
                     date=fields.Datetime.now(), is_live=True, closed_date=False, rule_id=False
                 )
         lines = super().create(vals_list)
-        if not self.env.context.get("lead_scoring_no_refresh"):
+        if self.env.context.get("lead_scoring_no_refresh"):
+            # Bulk loads refresh later, at the latest in the next recompute.
+            self.env["lead.scoring.model"]._mark_scores_dirty(lines.model_id.ids)
+        else:
             lines._refresh_targets()
         return lines
 

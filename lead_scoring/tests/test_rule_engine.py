@@ -395,3 +395,14 @@ class TestRuleEngine(LeadScoringCase):
         with freeze_time("2026-05-03 08:00"):
             self.recompute()
         self.assertEqual(self.anna.contact_score, 1.0)
+
+    def test_bulk_loaded_lines_count_at_the_next_run(self):
+        engagement = self.create_model("Betrokkenheid")
+        self.recompute()
+        self.assertFalse(engagement.scores_dirty)
+        self.Point.with_context(lead_scoring_no_refresh=True).create(
+            {"model_id": engagement.id, "partner_id": self.anna.id, "points": 7, "reason": "Import"}
+        )
+        self.assertEqual(self.anna.contact_score, 0.0, "not refreshed yet")
+        self.recompute()
+        self.assertEqual(self.anna.contact_score, 7.0)
