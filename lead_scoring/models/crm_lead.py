@@ -1,4 +1,4 @@
-from odoo import api, fields, models
+from odoo import fields, models
 
 
 class CrmLead(models.Model):
@@ -51,13 +51,3 @@ class CrmLead(models.Model):
         ondelete="set null",
         index="btree_not_null",
     )
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        for vals in vals_list:
-            self._lead_scoring_check_score_write(vals)
-        return super().create(vals_list)
-
-    def write(self, vals):
-        self._lead_scoring_check_score_write(vals)
-        return super().write(vals)

@@ -57,10 +57,9 @@ class LeadScoringMixin(models.AbstractModel):
         per_company = tuple(
             (
                 company.id,
-                next(m.id for m in scoring_models if m.company_id in (company, empty)),
+                next(m.id for m in scoring_models if m.company_id in (company, company.browse())),
             )
             for company in scoring_models.company_id
-            for empty in [company.browse()]
         )
         return shared, per_company
 
@@ -84,6 +83,16 @@ class LeadScoringMixin(models.AbstractModel):
                 if (record[score_field], record[band_field].id) != (score, band_id or False):
                     by_value[score, band_id].append(record.id)
         self._lead_scoring_write_by_value(by_value.items())
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._lead_scoring_check_score_write(vals)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._lead_scoring_check_score_write(vals)
+        return super().write(vals)
 
     def _lead_scoring_check_score_write(self, vals):
         """Scores are the engine's (which writes as superuser): refuse them from

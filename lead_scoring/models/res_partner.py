@@ -1,4 +1,4 @@
-from odoo import api, fields, models
+from odoo import fields, models
 
 
 class ResPartner(models.Model):
@@ -38,16 +38,6 @@ class ResPartner(models.Model):
         string="Score History",
         groups="lead_scoring.group_lead_scoring_user",
     )
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        for vals in vals_list:
-            self._lead_scoring_check_score_write(vals)
-        return super().create(vals_list)
-
-    def write(self, vals):
-        self._lead_scoring_check_score_write(vals)
-        return super().write(vals)
 
     def _children_sync(self, values):
         # A score belongs to one contact: nothing to pass on to its contacts.
