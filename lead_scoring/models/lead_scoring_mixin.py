@@ -88,11 +88,23 @@ class LeadScoringMixin(models.AbstractModel):
     def create(self, vals_list):
         for vals in vals_list:
             self._lead_scoring_check_score_write(vals)
-        return super().create(vals_list)
+        records = super().create(vals_list)
+        records._lead_scoring_record_change()
+        return records
 
     def write(self, vals):
         self._lead_scoring_check_score_write(vals)
-        return super().write(vals)
+        res = super().write(vals)
+        if not vals.keys() <= set(self._lead_scoring_fields()):
+            self._lead_scoring_record_change()
+        return res
+
+    def _lead_scoring_record_change(self):
+        """Queue these records for the next recompute's rule evaluation
+        (nothing to do while no active scoring model scores them)."""
+        shared, per_company = self._lead_scoring_primary_models()
+        if shared or per_company:
+            self.env["lead.scoring.change"].sudo()._record(self._lead_scoring_target, self.ids)
 
     def _lead_scoring_check_score_write(self, vals):
         """Scores are the engine's (which writes as superuser): refuse them from
@@ -132,10 +144,13 @@ class LeadScoringMixin(models.AbstractModel):
                     pending = 0
 
     @api.model
-    def _lead_scoring_sync_primary_score(self):
-        """Bring the primary score and band of every record in line with its
-        score in its primary model, in one query (the cron's safety net, and
-        what follows a change of which model is primary)."""
+    def _lead_scoring_sync_primary_score(self, target_ids=None, scoring_model=None):
+        """Bring the primary score and band of records in line with their
+        score in their primary model, in one query.
+
+        :param target_ids: only these records (default: every record)
+        :param scoring_model: only the records whose primary model it is
+        """
         score_field, band_field = self._lead_scoring_fields()
         column = TARGETS[self._lead_scoring_target][1]
         shared, per_company = self._lead_scoring_primary_models()
@@ -146,6 +161,15 @@ class LeadScoringMixin(models.AbstractModel):
             )
         else:
             per_company_sql = SQL("SELECT NULL::int, NULL::int WHERE FALSE")
+        restrict = SQL()
+        if target_ids is not None:
+            if not target_ids:
+                return
+            restrict = SQL("AND t.id = ANY(%s)", list(target_ids))
+        if scoring_model is not None:
+            restrict = SQL(
+                "%s AND COALESCE(pc.model_id, %s) = %s", restrict, shared, scoring_model.id
+            )
         self.flush_model([score_field, band_field, "company_id"])
         self.env["lead.scoring.score"].flush_model()
         self.env.cr.execute(
@@ -162,6 +186,7 @@ class LeadScoringMixin(models.AbstractModel):
                       LEFT JOIN lead_scoring_score s
                              ON s.model_id = COALESCE(pc.model_id, %(shared)s)
                             AND s.%(column)s = t.id
+                     WHERE TRUE %(restrict)s
                 ) changes
                  WHERE new_score IS DISTINCT FROM old_score
                     OR new_band IS DISTINCT FROM old_band
@@ -173,6 +198,7 @@ class LeadScoringMixin(models.AbstractModel):
                 band_field=SQL.identifier(band_field),
                 table=SQL.identifier(self._table),
                 column=SQL.identifier(column),
+                restrict=restrict,
             )
         )
         self._lead_scoring_write_by_value(

@@ -1,5 +1,6 @@
 import logging
 import threading
+import time
 from functools import partial
 
 from odoo import api, fields, models
@@ -19,6 +20,11 @@ SCORE_SETTINGS = {
 
 # pg_advisory_lock key that keeps two recomputes of one database apart ("LSRC").
 RECOMPUTE_LOCK_KEY = 0x4C535243
+
+# Above this many changed records, and this share of all records, rules are
+# evaluated on every record: one scan beats looking up that many records.
+FULL_EVALUATION_MIN_CHANGES = 1000
+FULL_EVALUATION_SHARE = 0.2
 
 # What each kind of scoring model scores: the Odoo model, and the column that
 # points at it from the ledger and score tables.
@@ -167,9 +173,14 @@ class LeadScoringModel(models.Model):
         return res
 
     def action_recompute(self):
-        """Recompute the scores of these models now (button "Recompute now")."""
+        """Recompute the scores of these models now (button "Recompute now").
+
+        Every rule is evaluated on every record, not only on the records saved
+        since the last run: this also catches data changed behind the ORM's
+        back (an import through SQL).
+        """
         self.check_access("write")
-        if not self.sudo()._recompute_scores():
+        if not self.sudo().with_context(lead_scoring_full_evaluation=True)._recompute_scores():
             raise UserError(
                 self.env._("Scores are being recomputed right now. Try again in a minute.")
             )
@@ -262,30 +273,51 @@ class LeadScoringModel(models.Model):
                 # Fresh statistics: the ledger may have grown or shrunk a lot since
                 # autovacuum last looked, and the plans of the diff depend on it.
                 engine.env.cr.execute(SQL("ANALYZE lead_scoring_point, lead_scoring_score"))
+            started = time.monotonic()
             steps = engine._recompute_steps(fields.Datetime.now())
             # Like crm's lead scoring cron: no intermediate commits under tests.
             commit = commit and not getattr(threading.current_thread(), "testing", False)
             for done, step in enumerate(steps, 1):
+                step_started = time.monotonic()
                 step()
                 if commit:
                     self.env.cr.commit()  # pylint: disable=invalid-commit
                     self.env["ir.cron"]._notify_progress(done=done, remaining=len(steps) - done)
+                _logger.debug(
+                    "Lead scoring: %s.%s took %.3f s",
+                    step.func.__self__,
+                    step.func.__name__,
+                    time.monotonic() - step_started,
+                )
+            _logger.info(
+                "Lead scoring: %d models recomputed in %.1f s (%d steps)",
+                len(self.filtered("active")),
+                time.monotonic() - started,
+                len(steps),
+            )
         finally:
             engine._unlock_recompute()
         self.env.invalidate_all()
         return True
 
     def _recompute_steps(self, now):
-        """The recompute as a list of callables, in order.
+        """The recompute as a list of ``functools.partial``, in order.
 
-        Contact models come first, with their thresholds: the deals those
-        create are then scored by the deal models in the same run, so that a
-        second run right after has nothing left to do.
+        Per target: take the records saved since the last run (the rules look
+        at those only, unless a rule must see every record), evaluate the
+        rules and refresh the scores of each model, fire the thresholds, then
+        drop the changes taken. Contact models come first: the deals their
+        thresholds create are then scored by the deal models in the same run,
+        so that a second run right after has nothing left to do.
         """
         steps = []
         active = self.filtered("active")
+        changes = self.env["lead.scoring.change"]
+        full = self.env.context.get("lead_scoring_full_evaluation")
         for target in ("contact", "deal"):
             target_models = active.filtered(lambda m, t=target: m.target == t)
+            if target_models and not full:
+                steps.append(partial(target_models._take_changes, target))
             for scoring_model in target_models:
                 steps += [
                     partial(rule._sync_points, now)
@@ -294,44 +326,66 @@ class LeadScoringModel(models.Model):
                 ]
                 steps.append(partial(scoring_model._refresh_model_scores, now))
             steps += [
-                threshold._fire_thresholds
+                partial(threshold._fire_thresholds)
                 for threshold in target_models.threshold_ids
                 if threshold.active
             ]
+            if target_models and not full:
+                steps.append(partial(changes._release, target))
         steps += [
-            self._target_records_for(target)._lead_scoring_sync_primary_score
+            partial(self._sync_primary_scores_of, target)
             for target in sorted(set(self.mapped("target")))
         ]
         return steps
 
-    def _refresh_model_scores(self, now):
-        self.ensure_one()
-        if self._scores_need_refresh(now):
-            changed = self.env["lead.scoring.score"]._refresh_scores(self, now)
-            self.scores_dirty = False
+    def _take_changes(self, target):
+        """Take the records of ``target`` saved since the last run, for the
+        rules of these models to evaluate. When they are a large part of all
+        records, evaluating the rules on every record is cheaper."""
+        changed = self.env["lead.scoring.change"]._take(target)
+        total = self.env["lead.scoring.change"]._target_table_size(target)
+        if changed > max(FULL_EVALUATION_MIN_CHANGES, FULL_EVALUATION_SHARE * total):
             _logger.info(
-                "Lead scoring: model %s recomputed, %d scores changed", self.id, len(changed)
+                "Lead scoring: %d of about %d records changed, rules evaluated on all",
+                changed,
+                total,
             )
+            self.rule_ids.write({"date_full_evaluation": False})
+
+    def _refresh_model_scores(self, now):
+        """Refresh the scores whose ledger changed, and the primary score of
+        their records, in one transaction: a run that dies after it leaves
+        nothing half-copied."""
+        self.ensure_one()
+        scores = self.env["lead.scoring.score"]
+        records = self._target_records()
+        if self.scores_dirty or self.decay_half_life_days:
+            changed = scores._refresh_scores(self, now)
+            scores._mark_refreshed(self)
+            self.scores_dirty = False
+            records._lead_scoring_sync_primary_score(scoring_model=self)
+        else:
+            target_ids = scores._targets_to_refresh(self, now)
+            changed = {}
+            if target_ids:
+                changed = scores._refresh_scores(self, now, target_ids)
+                scores._mark_refreshed(self, target_ids)
+            records._lead_scoring_sync_primary_score(target_ids=list(changed))
+        _logger.info("Lead scoring: model %s recomputed, %d scores changed", self.id, len(changed))
         self.date_last_recompute = now
 
-    def _scores_need_refresh(self, now):
-        """Whether a full refresh can change any score of this model: its ledger
-        or settings changed, its points decay, or lines expired since."""
-        self.ensure_one()
-        if self.scores_dirty or self.decay_half_life_days:
-            return True
-        self.env.cr.execute(
-            SQL(
-                """
-                SELECT 1 FROM lead_scoring_point
-                 WHERE model_id = %s AND closed_date IS NULL AND is_live AND expire_date <= %s
-                 LIMIT 1
-                """,
-                self.id,
-                now,
-            )
-        )
-        return bool(self.env.cr.fetchone())
+    def _sync_primary_scores_of(self, target):
+        """Copy every record's primary score again when which model gives it
+        changed (a model was added, archived, reordered or moved to another
+        company) since the last run. Otherwise each refresh has copied the
+        scores it changed already."""
+        records = self._target_records_for(target)
+        signature = repr(records._lead_scoring_primary_models())
+        parameters = self.env["ir.config_parameter"].sudo()
+        key = f"lead_scoring.primary_models_{target}"
+        if parameters.get_param(key) != signature:
+            records._lead_scoring_sync_primary_score()
+            parameters.set_param(key, signature)
 
     @api.model
     def _mark_scores_dirty(self, model_ids):

@@ -1,5 +1,6 @@
 import logging
 import math
+from datetime import timedelta
 
 import psycopg2
 from dateutil.relativedelta import relativedelta
@@ -19,6 +20,13 @@ _logger = logging.getLogger(__name__)
 DOMAIN_ERRORS = (ValueError, KeyError, TypeError, psycopg2.ProgrammingError, psycopg2.DataError)
 
 EXPIRE_UNITS = [("days", "Days"), ("weeks", "Weeks"), ("months", "Months")]
+
+# Operators whose result depends on other records than the one tested.
+RELATIONAL_OPERATORS = {"child_of", "parent_of", "any", "not any"}
+
+# A rule evaluated on changed records only is still evaluated on every record
+# this often: a safety net for data changed behind the ORM's back (SQL imports).
+FULL_EVALUATION_INTERVAL = timedelta(days=1)
 
 
 def expire_date_from(date, amount, unit):
@@ -58,6 +66,19 @@ class LeadScoringRule(models.Model):
     active = fields.Boolean(default=True)
     sequence = fields.Integer(default=10)
     match_count = fields.Integer("Matching Records", compute="_compute_match_count")
+    evaluated_domain = fields.Char(
+        readonly=True,
+        copy=False,
+        help="Technical: the domain, as evaluated (dates filled in), when the rule "
+        "was last evaluated on every record. While it stays the same, a recompute "
+        "evaluates the rule on the records changed since the last run only.",
+    )
+    date_full_evaluation = fields.Datetime(
+        "Last Full Evaluation",
+        readonly=True,
+        copy=False,
+        help="When the rule was last evaluated on every record.",
+    )
 
     _sql_constraints = [
         (
@@ -118,6 +139,9 @@ class LeadScoringRule(models.Model):
     def write(self, vals):
         if "active" in vals and not vals["active"]:
             self._close_open_points()
+        if {"active", "model_id"} & vals.keys():
+            # Record changes made while archived (or in the other model) went unseen.
+            vals = dict(vals, evaluated_domain=False, date_full_evaluation=False)
         res = super().write(vals)
         if {"domain", "active", "model_id"} & vals.keys():
             if "model_id" in vals:
@@ -160,10 +184,6 @@ class LeadScoringRule(models.Model):
         self.ensure_one()
         return expression.AND([self._parsed_domain(), self.model_id._target_company_domain()])
 
-    def _match_query(self):
-        """SQL ``SELECT id`` of the records this rule matches now."""
-        return self._target_records()._search(self._match_domain()).select("id")
-
     def _reason(self):
         self.ensure_one()
         return self.env._("Rule: %(rule)s", rule=self.name)
@@ -173,46 +193,127 @@ class LeadScoringRule(models.Model):
         each record that stopped matching.
 
         One statement per rule, over sets: the rule's domain is evaluated
-        once (a materialized CTE) and diffed against the rule's open lines.
+        once (a materialized CTE) and diffed against the rule's open lines,
+        on every record, or only on the records changed since the last run
+        when that gives the same result (see ``_needs_full_evaluation``).
         A rule whose domain no longer evaluates (a field was removed, a module
         uninstalled) is logged and left alone: one broken rule cannot stop
         the others.
         """
         cr = self.env.cr
+        changes = self.env["lead.scoring.change"]
         for rule in self:
             expire_date = expire_date_from(now, rule.expire_after, rule.expire_unit)
             try:
                 with cr.savepoint(flush=False):
-                    cr.execute(rule._sync_points_sql(now, expire_date))
-                    closed, opened = cr.fetchone()
-                    if closed or opened:
+                    domain = rule._match_domain()
+                    full = rule._needs_full_evaluation(domain, now)
+                    if not full and not changes._has_taken(rule.model_id.target):
+                        continue  # no record saved since the last run
+                    if not rule.date_full_evaluation:
+                        # A new rule touches many records: one refresh of the
+                        # whole model beats marking each of its scores.
                         rule.model_id._mark_scores_dirty(rule.model_id.ids)
+                    cr.execute(rule._sync_points_sql(domain, now, expire_date, full))
+                    closed, opened = cr.fetchone()
             except DOMAIN_ERRORS:
                 _logger.exception(
                     "Lead scoring: rule %s (%s) skipped, its domain cannot be evaluated",
                     rule.id,
                     rule.name,
                 )
+                # It missed this run's changes: evaluate it in full once it works again.
+                rule.date_full_evaluation = False
                 continue
+            if full:
+                rule.write({"evaluated_domain": repr(domain), "date_full_evaluation": now})
             _logger.debug(
-                "Lead scoring: rule %s opened %d and closed %d lines", rule.id, opened, closed
+                "Lead scoring: rule %s (%s) opened %d and closed %d lines",
+                rule.id,
+                "all records" if full else "changed records",
+                opened,
+                closed,
             )
 
-    def _sync_points_sql(self, now, expire_date):
+    def _needs_full_evaluation(self, domain, now):
+        """Whether the rule must be evaluated on every record this run.
+
+        Evaluating only the records written since the last run gives the same
+        result when the evaluated domain did not change since the last full
+        evaluation (a relative date rolls over once a day) and it reads only
+        the record's own stored fields (a change of a related record, a
+        company's contacts or a tag's records does not write the record).
+        """
+        self.ensure_one()
+        return (
+            self.env.context.get("lead_scoring_full_evaluation")
+            or not self.date_full_evaluation
+            or self.date_full_evaluation + FULL_EVALUATION_INTERVAL <= now
+            or self.evaluated_domain != repr(domain)
+            or not self._reads_own_fields_only(domain)
+        )
+
+    def _reads_own_fields_only(self, domain):
+        """Whether the domain reads only stored fields of the record itself,
+        which change only when the record is written."""
+        self.ensure_one()
+        records = self._target_records()
+        for leaf in domain:
+            if not isinstance(leaf, list | tuple) or len(leaf) != 3:
+                continue  # '&', '|', '!'
+            path, operator = leaf[0], leaf[1]
+            if operator in RELATIONAL_OPERATORS or not isinstance(path, str) or "." in path:
+                return False
+            field = records._fields.get(path)
+            if field is None or not field.store or not self._is_own_field(records, field):
+                return False
+        return True
+
+    @api.model
+    def _is_own_field(self, records, field, seen=frozenset()):
+        """Whether the value of ``field`` changes only when its record is written."""
+        if field.type in ("one2many", "many2many") or field.company_dependent:
+            return False
+        if field.name in seen:
+            return True  # a computation cycle, already being checked
+        if not (field.compute or field.related):
+            return field.store
+        if records.pool.field_depends_context[field]:
+            return False
+        return all(
+            "." not in dependency
+            and dependency in records._fields
+            and self._is_own_field(records, records._fields[dependency], seen | {field.name})
+            for dependency in records.pool.field_depends[field]
+        )
+
+    def _sync_points_sql(self, domain, now, expire_date, full=True):
         # The matching records and the rule's open lines are each read once
         # (materialized) and diffed with hash set operations: a plan that stays
         # linear even when the ledger's statistics are stale (a nested loop over
         # a ledger "known" to be empty turns quadratic as the statement fills
         # it). The two data-modifying parts touch disjoint records (those that
         # stopped matching, those that started), so one snapshot serves both.
+        # The records whose lines changed get their score marked for refresh,
+        # unless the whole model is refreshed anyway.
         self.ensure_one()
+        scoring_model = self.model_id
+        target = scoring_model.target
+        column = SQL.identifier(scoring_model._target_column())
+        records = self._target_records()
+        match = records._search(domain)
+        restrict_lines = SQL()
+        if not full:
+            changed_ids = self.env["lead.scoring.change"]._taken_ids_sql(target)
+            match.add_where(SQL("%s IN (%s)", SQL.identifier(records._table, "id"), changed_ids))
+            restrict_lines = SQL("AND p.%s IN (%s)", column, changed_ids)
         return SQL(
             """
             WITH matching AS MATERIALIZED (%(match)s),
             open_lines AS MATERIALIZED (
                 SELECT p.id, p.%(column)s AS target_id
                   FROM lead_scoring_point p
-                 WHERE p.rule_id = %(rule)s AND p.closed_date IS NULL
+                 WHERE p.rule_id = %(rule)s AND p.closed_date IS NULL %(restrict_lines)s
             ), closed AS (
                 UPDATE lead_scoring_point p
                    SET closed_date = %(now)s, is_live = FALSE,
@@ -221,7 +322,7 @@ class LeadScoringRule(models.Model):
                         EXCEPT SELECT id FROM matching) gone
                  WHERE p.rule_id = %(rule)s AND p.closed_date IS NULL
                    AND p.%(column)s = gone.target_id
-                RETURNING 1
+                RETURNING p.%(column)s AS target_id
             ), opened AS (
                 INSERT INTO lead_scoring_point (
                     model_id, rule_id, %(column)s, points, source, reason,
@@ -232,13 +333,25 @@ class LeadScoringRule(models.Model):
                        %(uid)s, %(now)s, %(uid)s, %(now)s
                   FROM (SELECT id FROM matching EXCEPT SELECT target_id FROM open_lines) new
                 ON CONFLICT DO NOTHING
-                RETURNING 1
+                RETURNING %(column)s AS target_id
+            ), marked AS (
+                INSERT INTO lead_scoring_score AS s (
+                    model_id, %(column)s, score, needs_refresh,
+                    create_uid, create_date, write_uid, write_date)
+                SELECT %(model)s, touched.target_id, 0.0, TRUE,
+                       %(uid)s, %(now)s, %(uid)s, %(now)s
+                  FROM (SELECT target_id FROM closed UNION SELECT target_id FROM opened) touched
+                 WHERE (SELECT scores_dirty FROM lead_scoring_model
+                         WHERE id = %(model)s) IS NOT TRUE
+                ON CONFLICT (model_id, %(column)s) DO UPDATE SET needs_refresh = TRUE
+                 WHERE s.needs_refresh IS NOT TRUE
             )
             SELECT (SELECT count(*) FROM closed), (SELECT count(*) FROM opened)
             """,
-            match=self._match_query(),
-            column=SQL.identifier(self.model_id._target_column()),
-            model=self.model_id.id,
+            match=match.select("id"),
+            column=column,
+            restrict_lines=restrict_lines,
+            model=scoring_model.id,
             rule=self.id,
             points=self.points,
             reason=self._reason(),

@@ -30,6 +30,13 @@ class LeadScoringScore(models.Model):
     )
     band_color = fields.Integer(related="band_id.color")
     date_last_change = fields.Datetime("Last Change", readonly=True)
+    needs_refresh = fields.Boolean(
+        readonly=True,
+        copy=False,
+        help="Technical: a rule opened or closed a line of this record since the "
+        "score was computed. Set by the statement that changes the ledger, so that "
+        "a run that dies before the refresh leaves it for the next run.",
+    )
     next_threshold_id = fields.Many2one(
         "lead.scoring.threshold", compute="_compute_next_threshold", string="Next Threshold Up"
     )
@@ -47,6 +54,15 @@ class LeadScoringScore(models.Model):
         ),
         ("model_lead_uniq", "UNIQUE(model_id, lead_id)", "A deal has one score per scoring model."),
     ]
+
+    def init(self):
+        # The few scores a recompute must refresh, among millions.
+        self.env.cr.execute(
+            """
+            CREATE INDEX IF NOT EXISTS lead_scoring_score_needs_refresh_idx
+                ON lead_scoring_score (model_id) WHERE needs_refresh
+            """
+        )
 
     @api.depends("model_id", "score")
     def _compute_display_name(self):
@@ -173,6 +189,46 @@ class LeadScoringScore(models.Model):
         self.invalidate_model(["score", "band_id", "date_last_change", "write_uid", "write_date"])
         self.env["lead.scoring.point"].invalidate_model(["is_live"])
         return changed
+
+    @api.model
+    def _targets_to_refresh(self, scoring_model, now):
+        """Records of a model whose score may have changed since it was last
+        computed: a rule changed their lines, or a live line expired."""
+        self.flush_model()
+        self.env["lead.scoring.point"].flush_model()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT s.%(column)s FROM lead_scoring_score s
+                 WHERE s.model_id = %(model)s AND s.needs_refresh
+                 UNION
+                SELECT p.%(column)s FROM lead_scoring_point p
+                 WHERE p.model_id = %(model)s AND p.closed_date IS NULL
+                   AND p.is_live AND p.expire_date <= %(now)s
+                """,
+                column=SQL.identifier(scoring_model._target_column()),
+                model=scoring_model.id,
+                now=now,
+            )
+        )
+        return [target_id for (target_id,) in self.env.cr.fetchall()]
+
+    @api.model
+    def _mark_refreshed(self, scoring_model, target_ids=None):
+        """Clear the refresh marks of a model's scores (of these records only)."""
+        restrict = SQL()
+        if target_ids is not None:
+            column = SQL.identifier(scoring_model._target_column())
+            restrict = SQL("AND %s = ANY(%s)", column, list(target_ids))
+        self.env.cr.execute(
+            SQL(
+                "UPDATE lead_scoring_score SET needs_refresh = FALSE"
+                " WHERE model_id = %s AND needs_refresh %s",
+                scoring_model.id,
+                restrict,
+            )
+        )
+        self.invalidate_model(["needs_refresh"])
 
     @api.model
     def _refresh_bands(self, scoring_model):

@@ -7,3 +7,4 @@ from . import test_ui
 from . import test_reporting
 from . import test_reliability
 from . import test_rpc
+from . import test_incremental

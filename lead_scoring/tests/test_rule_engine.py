@@ -381,10 +381,11 @@ class TestRuleEngine(LeadScoringCase):
             ) as refresh,
         ):
             self.recompute()
-            self.assertFalse(refresh.called, "nothing changed: no full refresh")
+            self.assertFalse(refresh.called, "nothing changed: no refresh")
             self.anna.country_id = self.be
             self.recompute()
             self.assertEqual(refresh.call_count, 1, "a rule closed a line")
+            self.assertEqual(refresh.call_args.args[3], [self.anna.id], "Anna's score only")
             self.assertEqual(self.anna.contact_score, 3.0)
         with freeze_time("2026-05-02 08:00"):
             self.recompute()  # the e-mail points expired

@@ -1,0 +1,104 @@
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+from .lead_scoring_model import TARGETS
+
+
+class LeadScoringChange(models.Model):
+    """Scored records written since the last recompute: the records the next
+    run re-evaluates its rules on, instead of every record.
+
+    Insert-only for writers; the recompute takes the rows it sees at its start
+    and deletes exactly those at its end, so that a record saved during a run
+    is evaluated by the next one, and a run that dies keeps its rows for the
+    next one.
+    """
+
+    _name = "lead.scoring.change"
+    _description = "Changed Scored Record"
+    _log_access = False
+
+    target = fields.Selection(
+        [("contact", "Contacts"), ("deal", "Deals")], required=True, readonly=True
+    )
+    res_id = fields.Integer("Record ID", required=True, readonly=True)
+    is_taken = fields.Boolean(
+        readonly=True, help="Taken by the recompute that is running (or that died)."
+    )
+
+    def init(self):
+        self.env.cr.execute(
+            """
+            CREATE INDEX IF NOT EXISTS lead_scoring_change_target_taken_idx
+                ON lead_scoring_change (target, is_taken, res_id)
+            """
+        )
+
+    @api.model
+    def _record(self, target, ids):
+        """Remember that these records of ``target`` changed (one statement)."""
+        if not ids:
+            return
+        self.env.cr.execute(
+            SQL(
+                "INSERT INTO lead_scoring_change (target, res_id, is_taken)"
+                " SELECT %s, unnest(%s::int[]), FALSE",
+                target,
+                list(ids),
+            )
+        )
+
+    @api.model
+    def _take(self, target):
+        """Take the changes of ``target`` that are committed now.
+
+        :return: how many distinct records the taken changes name
+        """
+        self.env.cr.execute(
+            SQL(
+                "UPDATE lead_scoring_change SET is_taken = TRUE WHERE target = %s AND NOT is_taken",
+                target,
+            )
+        )
+        self.env.cr.execute(
+            SQL(
+                "SELECT count(DISTINCT res_id) FROM lead_scoring_change"
+                " WHERE target = %s AND is_taken",
+                target,
+            )
+        )
+        return self.env.cr.fetchone()[0]
+
+    @api.model
+    def _has_taken(self, target):
+        self.env.cr.execute(
+            SQL(
+                "SELECT 1 FROM lead_scoring_change WHERE target = %s AND is_taken LIMIT 1",
+                target,
+            )
+        )
+        return bool(self.env.cr.fetchone())
+
+    @api.model
+    def _taken_ids_sql(self, target):
+        """SQL subquery of the ids of the records named by the taken changes."""
+        return SQL("SELECT res_id FROM lead_scoring_change WHERE target = %s AND is_taken", target)
+
+    @api.model
+    def _release(self, target):
+        """Forget the taken changes of ``target``: every rule has seen them."""
+        self.env.cr.execute(
+            SQL("DELETE FROM lead_scoring_change WHERE target = %s AND is_taken", target)
+        )
+
+    @api.model
+    def _target_table_size(self, target):
+        """Planner estimate of the number of records of ``target`` (no scan)."""
+        self.env.cr.execute(
+            SQL(
+                "SELECT reltuples FROM pg_class WHERE oid = %s::regclass",
+                self.env[TARGETS[target][0]]._table,
+            )
+        )
+        row = self.env.cr.fetchone()
+        return max(row[0], 0) if row else 0

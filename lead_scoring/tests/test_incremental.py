@@ -1,0 +1,184 @@
+from unittest.mock import patch
+
+from freezegun import freeze_time
+
+from odoo import fields
+from odoo.tests import tagged
+from odoo.tools import SQL
+
+from odoo.addons.lead_scoring.models import lead_scoring_model
+
+from .common import LeadScoringCase
+
+
+@tagged("post_install", "-at_install")
+class TestIncrementalRecompute(LeadScoringCase):
+    """The cron evaluates rules on the records saved since its last run, and
+    on every record where that could give another result."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.Change = cls.env["lead.scoring.change"]
+        cls.profiel = cls.create_model(
+            rules=[("Land is Nederland", f"[('country_id', '=', {cls.nl.id})]", 20.0)]
+        )
+
+    def set_country_by_sql(self, partner, country):
+        """Change a contact behind the ORM's back, as an import through SQL does."""
+        self.env.cr.execute(
+            SQL(
+                "UPDATE res_partner SET country_id = %s WHERE id = %s",
+                country.id,
+                partner.id,
+            )
+        )
+        partner.invalidate_recordset(["country_id"])
+
+    def scores(self):
+        return [p.contact_score for p in (self.anna, self.bram, self.carl)]
+
+    def rule_domain_reads(self, domain):
+        rule = self.profiel.rule_ids
+        return rule._reads_own_fields_only(rule._parsed_domain() if domain is None else domain)
+
+    @freeze_time("2026-06-01 08:00")
+    def test_cron_evaluates_the_saved_records_and_daily_all(self):
+        self.recompute()
+        self.assertEqual(self.scores(), [20.0, 0.0, 0.0])
+        self.set_country_by_sql(self.anna, self.be)
+        self.set_country_by_sql(self.bram, self.nl)
+        self.carl.country_id = self.nl
+        self.assertEqual(self.Change.search([]).mapped("res_id"), [self.carl.id])
+        self.recompute()
+        self.assertEqual(self.scores(), [20.0, 0.0, 20.0], "only Carl was saved")
+        self.assertFalse(self.Change.search([]), "the run used up the changes")
+        with freeze_time("2026-06-02 08:00"):
+            self.recompute()
+        self.assertEqual(self.scores(), [0.0, 20.0, 20.0], "the daily full evaluation")
+        self.assertEqual(
+            self.profiel.rule_ids.date_full_evaluation, fields.Datetime.now().replace(day=2)
+        )
+
+    @freeze_time("2026-06-01 08:00")
+    def test_recompute_now_evaluates_every_record(self):
+        self.recompute()
+        self.set_country_by_sql(self.bram, self.nl)
+        self.profiel.with_user(self.manager).action_recompute()
+        self.assertEqual(self.scores(), [20.0, 20.0, 0.0])
+
+    @freeze_time("2026-06-01 08:00")
+    def test_archived_and_moved_records_are_saved_records(self):
+        self.recompute()
+        self.anna.active = False
+        self.recompute()
+        self.assertEqual(self.score_of(self.profiel, self.anna), 0.0)
+        self.assertTrue(self.lines_of(self.profiel, self.anna).closed_date)
+        own_company, other_company = self.env["res.company"].create(
+            [{"name": "Eigen BV"}, {"name": "Ander BV"}]
+        )
+        self.profiel.company_id = own_company
+        self.recompute()
+        self.bram.write({"country_id": self.nl.id, "company_id": own_company.id})
+        self.carl.write({"country_id": self.nl.id, "company_id": other_company.id})
+        self.recompute()
+        self.assertEqual(self.score_of(self.profiel, self.bram), 20.0)
+        self.assertEqual(self.score_of(self.profiel, self.carl), 0.0, "another company's")
+
+    @freeze_time("2026-06-01 08:00")
+    def test_rules_on_related_records_see_every_record_each_run(self):
+        acme = self.env["res.partner"].create({"name": "Acme", "is_company": True})
+        self.anna.parent_id = acme
+        self.bram.parent_id = acme
+        via_company = self.create_model(
+            "Bedrijf",
+            rules=[
+                ("Bedrijf in NL", f"[('parent_id.country_id', '=', {self.nl.id})]", 5.0),
+                ("Bij Acme", f"[('id', 'child_of', {acme.id}), ('is_company', '=', False)]", 1.0),
+            ],
+        )
+        self.recompute()
+        self.assertEqual(self.score_of(via_company, self.bram), 1.0)
+        # Only the company is saved: its contacts are not, yet their match changes.
+        acme.country_id = self.nl
+        self.carl.parent_id = acme
+        self.recompute()
+        self.assertEqual(self.score_of(via_company, self.bram), 6.0)
+        self.assertEqual(self.score_of(via_company, self.carl), 6.0)
+
+    def test_relative_dates_are_evaluated_on_every_record_when_the_day_turns(self):
+        overdue_rule = (
+            "Deadline 30 dagen voorbij",
+            "[('date_deadline', '<', "
+            "(context_today() - relativedelta(days=30)).strftime('%Y-%m-%d'))]",
+            4.0,
+        )
+        urgentie = self.create_model("Urgentie", target="deal", rules=[overdue_rule])
+        deal = self.env["crm.lead"].create(
+            {"name": "Offerte", "type": "opportunity", "date_deadline": "2026-05-02"}
+        )
+        with freeze_time("2026-06-01 23:00"):
+            self.recompute()
+        self.assertEqual(self.score_of(urgentie, deal), 0.0)
+        with freeze_time("2026-06-02 01:00"):
+            self.recompute()  # two hours later, but another day: another domain
+        self.assertEqual(self.score_of(urgentie, deal), 4.0)
+        self.assertEqual(deal.deal_score, 4.0)
+
+    def test_which_domains_read_only_the_records_own_fields(self):
+        nl = self.nl.id
+        for domain, own in [
+            ([("country_id", "=", nl)], True),
+            (["|", ("email", "=ilike", "%.nl"), ("is_company", "=", True)], True),
+            ([("email_normalized", "=ilike", "%.nl")], True),  # computed from email only
+            ([("country_id.code", "=", "NL")], False),
+            ([("id", "child_of", 1)], False),
+            ([("category_id", "in", [1])], False),  # a tag's contacts can change
+            ([("commercial_partner_id", "=", 1)], False),  # computed from the parent
+            ([("contact_address", "ilike", "x")], False),  # not stored
+        ]:
+            with self.subTest(domain=domain):
+                self.assertEqual(self.rule_domain_reads(domain), own)
+
+    @freeze_time("2026-06-01 08:00")
+    def test_a_record_saved_during_a_run_is_evaluated_by_the_next(self):
+        self.recompute()
+        engine = self.ScoringModel.with_context(lead_scoring_engine=True).search([])
+        steps = engine._recompute_steps(fields.Datetime.now())
+        steps[0]()  # the run takes the changes
+        self.bram.country_id = self.nl  # saved after that, before the rules look
+        for step in steps[1:]:
+            step()
+        self.assertEqual(self.Change.search([]).mapped("res_id"), [self.bram.id])
+        self.assertEqual(self.bram.contact_score, 0.0)
+        self.recompute()
+        self.assertEqual(self.bram.contact_score, 20.0)
+
+    @freeze_time("2026-06-01 08:00")
+    def test_many_changes_evaluate_every_record(self):
+        self.recompute()
+        self.set_country_by_sql(self.bram, self.nl)
+        self.carl.country_id = self.nl
+        self.anna.email = "anna@example.org"  # saved, still matching
+        self.env.cr.execute(SQL("ANALYZE res_partner"))  # the share is of the estimated size
+        with (
+            patch.object(lead_scoring_model, "FULL_EVALUATION_MIN_CHANGES", 1),
+            patch.object(lead_scoring_model, "FULL_EVALUATION_SHARE", 0.01),
+        ):
+            self.recompute()
+        self.assertEqual(self.scores(), [20.0, 20.0, 20.0], "Bram too: all were evaluated")
+
+    @freeze_time("2026-06-01 08:00")
+    def test_no_changes_no_rule_statement(self):
+        self.recompute()
+        self.recompute()  # caches warm, as in a running worker
+        rule_class = type(self.profiel.rule_ids)
+        with (
+            patch.object(rule_class, "_sync_points_sql", autospec=True) as rule_statement,
+            self.assertQueryCount(15),
+        ):
+            self.recompute()
+        self.assertFalse(rule_statement.called)
+        self.bram.country_id = self.nl
+        self.recompute()
+        self.assertEqual(self.bram.contact_score, 20.0)
