@@ -5,6 +5,7 @@ from odoo.exceptions import AccessError
 from odoo.tools import SQL, split_every
 
 from .lead_scoring_model import TARGETS
+from .lead_scoring_rule import DOMAIN_ERRORS
 
 # Records written per ORM call when a score field changes: big enough to keep
 # the number of statements low, small enough to bound the ORM's memory.
@@ -95,7 +96,7 @@ class LeadScoringMixin(models.AbstractModel):
     def write(self, vals):
         self._lead_scoring_check_score_write(vals)
         res = super().write(vals)
-        if not vals.keys() <= set(self._lead_scoring_fields()):
+        if self._lead_scoring_watched_fields() & vals.keys():
             self._lead_scoring_record_change()
         return res
 
@@ -105,6 +106,32 @@ class LeadScoringMixin(models.AbstractModel):
         shared, per_company = self._lead_scoring_primary_models()
         if shared or per_company:
             self.env["lead.scoring.change"].sudo()._record(self._lead_scoring_target, self.ids)
+
+    @api.model
+    @tools.ormcache()
+    def _lead_scoring_watched_fields(self):
+        """Fields whose writes the rules evaluated on changed records must
+        see: those their domains read (and what those are computed from),
+        plus what decides whether a record is scored at all. Rules that read
+        other records are evaluated on every record anyway."""
+        rules = (
+            self.env["lead.scoring.rule"]
+            .sudo()
+            .with_context(active_test=True)
+            .search(
+                [
+                    ("model_id.target", "=", self._lead_scoring_target),
+                    ("model_id.active", "=", True),
+                ]
+            )
+        )
+        names = {"active", "company_id"}
+        for rule in rules:
+            try:
+                names |= rule._own_fields_read(rule._match_domain()) or set()
+            except DOMAIN_ERRORS:
+                continue  # a broken rule: the engine logs it and skips it
+        return frozenset(names)
 
     def _lead_scoring_check_score_write(self, vals):
         """Scores are the engine's (which writes as superuser): refuse them from

@@ -133,6 +133,8 @@ class LeadScoringRule(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         rules = super().create(vals_list)
+        # Which fields of the scored records the rules read (cached) changed.
+        self.env.registry.clear_cache()
         self._trigger_recompute()
         return rules
 
@@ -144,6 +146,7 @@ class LeadScoringRule(models.Model):
             vals = dict(vals, evaluated_domain=False, date_full_evaluation=False)
         res = super().write(vals)
         if {"domain", "active", "model_id"} & vals.keys():
+            self.env.registry.clear_cache()
             if "model_id" in vals:
                 self._close_open_points()
             self._trigger_recompute()
@@ -152,7 +155,9 @@ class LeadScoringRule(models.Model):
     def unlink(self):
         self._close_open_points()
         self._trigger_recompute()
-        return super().unlink()
+        res = super().unlink()
+        self.env.registry.clear_cache()
+        return res
 
     # ------------------------------------------------------------------
     # Business methods
@@ -256,36 +261,54 @@ class LeadScoringRule(models.Model):
     def _reads_own_fields_only(self, domain):
         """Whether the domain reads only stored fields of the record itself,
         which change only when the record is written."""
+        return self._own_fields_read(domain) is not None
+
+    def _own_fields_read(self, domain):
+        """Names of the record's fields whose writes can change the result of
+        the domain, or None when it also reads other records (a related path,
+        a hierarchy, an x2many) or fields that are not stored."""
         self.ensure_one()
         records = self._target_records()
+        names = set()
         for leaf in domain:
             if not isinstance(leaf, list | tuple) or len(leaf) != 3:
                 continue  # '&', '|', '!'
             path, operator = leaf[0], leaf[1]
             if operator in RELATIONAL_OPERATORS or not isinstance(path, str) or "." in path:
-                return False
+                return None
             field = records._fields.get(path)
-            if field is None or not field.store or not self._is_own_field(records, field):
-                return False
-        return True
+            written = field and field.store and self._own_field_sources(records, field)
+            if written is None or not written:
+                return None
+            names |= written
+        return names
 
     @api.model
-    def _is_own_field(self, records, field, seen=frozenset()):
-        """Whether the value of ``field`` changes only when its record is written."""
-        if field.type in ("one2many", "many2many") or field.company_dependent:
-            return False
+    def _own_field_sources(self, records, field, seen=frozenset()):
+        """The fields of the record that ``field`` is computed from (itself
+        included), or None when its value can change without the record
+        being written."""
+        if (
+            field.type in ("one2many", "many2many")
+            or field.company_dependent
+            or records.pool.field_depends_context[field]
+        ):
+            return None
         if field.name in seen:
-            return True  # a computation cycle, already being checked
+            return set()  # a computation cycle, already being followed
         if not (field.compute or field.related):
-            return field.store
-        if records.pool.field_depends_context[field]:
-            return False
-        return all(
-            "." not in dependency
-            and dependency in records._fields
-            and self._is_own_field(records, records._fields[dependency], seen | {field.name})
-            for dependency in records.pool.field_depends[field]
-        )
+            return {field.name} if field.store else None
+        names = {field.name}
+        for dependency in records.pool.field_depends[field]:
+            sources = None
+            if "." not in dependency and dependency in records._fields:
+                sources = self._own_field_sources(
+                    records, records._fields[dependency], seen | {field.name}
+                )
+            if sources is None:
+                return None
+            names |= sources
+        return names
 
     def _sync_points_sql(self, domain, now, expire_date, full=True):
         # The matching records and the rule's open lines are each read once
