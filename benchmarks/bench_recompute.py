@@ -354,6 +354,7 @@ def configure_odoo(args):
     odoo.tools.config.parse_config(
         [
             *("--addons-path", addons_path(), "--log-level", args.log_level),
+            *(f"--log-handler={handler}" for handler in args.log_handler),
             *("--max-cron-threads=0", "--without-demo=all"),
         ],
         setup_logging=True,
@@ -1392,6 +1393,14 @@ def parse_args(argv=None):
         help="analyse the empty ledger before the cold run (see README.md)",
     )
     parser.add_argument("--log-level", default="warn", help="Odoo log level")
+    parser.add_argument(
+        "--log-handler",
+        action="append",
+        default=[],
+        metavar="PREFIX:LEVEL",
+        help="Odoo log handler, repeatable; odoo.addons.lead_scoring:DEBUG times each "
+        "step of a recompute",
+    )
     args = parser.parse_args(argv)
     if not args.db.startswith(DB_PREFIX):
         parser.error(f"--db must start with {DB_PREFIX} (the script drops it)")

@@ -38,8 +38,10 @@ class LeadScoringPoint(models.Model):
     )
     target = fields.Selection(related="model_id.target")
     company_id = fields.Many2one(related="model_id.company_id")
-    partner_id = fields.Many2one("res.partner", "Contact", ondelete="cascade", index=True)
-    lead_id = fields.Many2one("crm.lead", "Deal", ondelete="cascade", index=True)
+    partner_id = fields.Many2one(
+        "res.partner", "Contact", ondelete="cascade", index="btree_not_null"
+    )
+    lead_id = fields.Many2one("crm.lead", "Deal", ondelete="cascade", index="btree_not_null")
     points = fields.Float(required=True)
     source = fields.Selection(SOURCES, required=True, default="manual")
     rule_id = fields.Many2one("lead.scoring.rule", ondelete="set null", index="btree_not_null")

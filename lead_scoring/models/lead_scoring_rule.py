@@ -212,14 +212,16 @@ class LeadScoringRule(models.Model):
             try:
                 with cr.savepoint(flush=False):
                     domain = rule._match_domain()
-                    full = rule._needs_full_evaluation(domain, now)
-                    if not full and not changes._has_taken(rule.model_id.target):
-                        continue  # no record saved since the last run
+                    changed_ids = None
+                    if not rule._needs_full_evaluation(domain, now):
+                        changed_ids = changes._taken_ids(rule.model_id.target)
+                        if not changed_ids:
+                            continue  # no record saved since the last run
                     if not rule.date_full_evaluation:
                         # A new rule touches many records: one refresh of the
                         # whole model beats marking each of its scores.
                         rule.model_id._mark_scores_dirty(rule.model_id.ids)
-                    cr.execute(rule._sync_points_sql(domain, now, expire_date, full))
+                    cr.execute(rule._sync_points_sql(domain, now, expire_date, changed_ids))
                     closed, opened = cr.fetchone()
             except DOMAIN_ERRORS:
                 _logger.exception(
@@ -230,12 +232,12 @@ class LeadScoringRule(models.Model):
                 # It missed this run's changes: evaluate it in full once it works again.
                 rule.date_full_evaluation = False
                 continue
-            if full:
+            if changed_ids is None:
                 rule.write({"evaluated_domain": repr(domain), "date_full_evaluation": now})
             _logger.debug(
                 "Lead scoring: rule %s (%s) opened %d and closed %d lines",
                 rule.id,
-                "all records" if full else "changed records",
+                "all records" if changed_ids is None else f"{len(changed_ids)} changed records",
                 opened,
                 closed,
             )
@@ -310,7 +312,7 @@ class LeadScoringRule(models.Model):
             names |= sources
         return names
 
-    def _sync_points_sql(self, domain, now, expire_date, full=True):
+    def _sync_points_sql(self, domain, now, expire_date, changed_ids=None):
         # The matching records and the rule's open lines are each read once
         # (materialized) and diffed with hash set operations: a plan that stays
         # linear even when the ledger's statistics are stale (a nested loop over
@@ -321,15 +323,13 @@ class LeadScoringRule(models.Model):
         # unless the whole model is refreshed anyway.
         self.ensure_one()
         scoring_model = self.model_id
-        target = scoring_model.target
         column = SQL.identifier(scoring_model._target_column())
         records = self._target_records()
         match = records._search(domain)
         restrict_lines = SQL()
-        if not full:
-            changed_ids = self.env["lead.scoring.change"]._taken_ids_sql(target)
-            match.add_where(SQL("%s IN (%s)", SQL.identifier(records._table, "id"), changed_ids))
-            restrict_lines = SQL("AND p.%s IN (%s)", column, changed_ids)
+        if changed_ids is not None:
+            match.add_where(SQL("%s = ANY(%s)", SQL.identifier(records._table, "id"), changed_ids))
+            restrict_lines = SQL("AND p.%s = ANY(%s)", column, changed_ids)
         return SQL(
             """
             WITH matching AS MATERIALIZED (%(match)s),

@@ -10,23 +10,30 @@ class LeadScoringScore(models.Model):
     _order = "score desc, id"
     _rec_name = "model_id"
 
+    # No index of its own on model_id: the unique (model, record) indexes and
+    # the (model, score) index below all start with it.
     model_id = fields.Many2one(
         "lead.scoring.model",
         string="Scoring Model",
         required=True,
         ondelete="cascade",
-        index=True,
         readonly=True,
     )
     target = fields.Selection(related="model_id.target")
     company_id = fields.Many2one(related="model_id.company_id")
     partner_id = fields.Many2one(
-        "res.partner", "Contact", ondelete="cascade", index=True, readonly=True
+        "res.partner", "Contact", ondelete="cascade", index="btree_not_null", readonly=True
     )
-    lead_id = fields.Many2one("crm.lead", "Deal", ondelete="cascade", index=True, readonly=True)
+    lead_id = fields.Many2one(
+        "crm.lead", "Deal", ondelete="cascade", index="btree_not_null", readonly=True
+    )
     score = fields.Float(readonly=True, aggregator="avg")
     band_id = fields.Many2one(
-        "lead.scoring.band", "Score Band", ondelete="set null", index=True, readonly=True
+        "lead.scoring.band",
+        "Score Band",
+        ondelete="set null",
+        index="btree_not_null",
+        readonly=True,
     )
     band_color = fields.Integer(related="band_id.color")
     date_last_change = fields.Datetime("Last Change", readonly=True)
@@ -61,6 +68,13 @@ class LeadScoringScore(models.Model):
             """
             CREATE INDEX IF NOT EXISTS lead_scoring_score_needs_refresh_idx
                 ON lead_scoring_score (model_id) WHERE needs_refresh
+            """
+        )
+        # Thresholds fire for the scores at or above a value: a range, not a scan.
+        self.env.cr.execute(
+            """
+            CREATE INDEX IF NOT EXISTS lead_scoring_score_model_score_idx
+                ON lead_scoring_score (model_id, score)
             """
         )
 
