@@ -1,3 +1,5 @@
+from functools import partial
+
 from odoo import api, fields, models
 from odoo.tools import SQL
 
@@ -36,7 +38,23 @@ class LeadScoringChange(models.Model):
 
     @api.model
     def _record(self, target, ids):
-        """Remember that these records of ``target`` changed (one statement)."""
+        """Remember that these records of ``target`` changed.
+
+        Collected for the whole transaction and written just before it commits,
+        in one statement: an import of ten thousand records adds one query,
+        not ten thousand, and a rolled-back save leaves nothing behind.
+        """
+        precommit = self.env.cr.precommit
+        pending = precommit.data.setdefault(f"lead_scoring.changes.{target}", set())
+        if not pending:
+            precommit.add(partial(self.sudo()._write_recorded, target))
+        pending.update(ids)
+
+    @api.model
+    def _write_recorded(self, target):
+        """Write the changes recorded in this transaction (before commit, or
+        before a recompute in this transaction looks at them)."""
+        ids = self.env.cr.precommit.data.pop(f"lead_scoring.changes.{target}", None)
         if not ids:
             return
         self.env.cr.execute(
@@ -44,7 +62,7 @@ class LeadScoringChange(models.Model):
                 "INSERT INTO lead_scoring_change (target, res_id, is_taken)"
                 " SELECT %s, unnest(%s::int[]), FALSE",
                 target,
-                list(ids),
+                sorted(ids),
             )
         )
 
@@ -54,6 +72,7 @@ class LeadScoringChange(models.Model):
 
         :return: how many distinct records the taken changes name
         """
+        self._write_recorded(target)
         self.env.cr.execute(
             SQL(
                 "UPDATE lead_scoring_change SET is_taken = TRUE WHERE target = %s AND NOT is_taken",

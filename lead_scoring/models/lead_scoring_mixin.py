@@ -89,23 +89,26 @@ class LeadScoringMixin(models.AbstractModel):
     def create(self, vals_list):
         for vals in vals_list:
             self._lead_scoring_check_score_write(vals)
-        records = super().create(vals_list)
-        records._lead_scoring_record_change()
-        return records
+        return super().create(vals_list)
 
     def write(self, vals):
         self._lead_scoring_check_score_write(vals)
-        res = super().write(vals)
-        if self._lead_scoring_watched_fields() & vals.keys():
+        return super().write(vals)
+
+    def modified(self, fnames, create=False, before=False):
+        # The ORM's one notice of every change of a stored field: saves and
+        # creations, but also a tag's contacts changed from the tag's side.
+        super().modified(fnames, create=create, before=before)
+        if not before and self._lead_scoring_watched_fields().intersection(fnames):
             self._lead_scoring_record_change()
-        return res
 
     def _lead_scoring_record_change(self):
         """Queue these records for the next recompute's rule evaluation
         (nothing to do while no active scoring model scores them)."""
+        ids = [record_id for record_id in self._ids if isinstance(record_id, int)]
         shared, per_company = self._lead_scoring_primary_models()
-        if shared or per_company:
-            self.env["lead.scoring.change"].sudo()._record(self._lead_scoring_target, self.ids)
+        if ids and (shared or per_company):
+            self.env["lead.scoring.change"]._record(self._lead_scoring_target, ids)
 
     @api.model
     @tools.ormcache()

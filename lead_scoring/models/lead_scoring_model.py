@@ -270,9 +270,7 @@ class LeadScoringModel(models.Model):
         try:
             engine.env.flush_all()
             if commit:
-                # Fresh statistics: the ledger may have grown or shrunk a lot since
-                # autovacuum last looked, and the plans of the diff depend on it.
-                engine.env.cr.execute(SQL("ANALYZE lead_scoring_point, lead_scoring_score"))
+                engine._analyze_stale_tables()
             started = time.monotonic()
             steps = engine._recompute_steps(fields.Datetime.now())
             # Like crm's lead scoring cron: no intermediate commits under tests.
@@ -398,6 +396,23 @@ class LeadScoringModel(models.Model):
             )
         )
         self.invalidate_model(["scores_dirty"])
+
+    def _analyze_stale_tables(self):
+        """Refresh the statistics of the ledger and score tables when a tenth of
+        their rows changed since they were last analysed: the plans of the
+        rule diff depend on them, and autovacuum may not have come by since a
+        big run (or may have looked in the middle of one)."""
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT relname FROM pg_stat_user_tables
+                 WHERE relid IN ('lead_scoring_point'::regclass, 'lead_scoring_score'::regclass)
+                   AND n_mod_since_analyze > 0.1 * GREATEST(n_live_tup, 1000)
+                """
+            )
+        )
+        for (table,) in self.env.cr.fetchall():
+            self.env.cr.execute(SQL("ANALYZE %s", SQL.identifier(table)))
 
     def _lock_recompute(self):
         """Take the recompute lock of this database, or return False if taken.

@@ -44,7 +44,10 @@ class LeadScoringPoint(models.Model):
     lead_id = fields.Many2one("crm.lead", "Deal", ondelete="cascade", index="btree_not_null")
     points = fields.Float(required=True)
     source = fields.Selection(SOURCES, required=True, default="manual")
-    rule_id = fields.Many2one("lead.scoring.rule", ondelete="set null", index="btree_not_null")
+    # No index of its own: the engine reads a rule's open lines through the unique
+    # (rule, record) index below, which a rule_id index would steal the plan from
+    # (a scan of all the rule's lines instead of a lookup per changed record).
+    rule_id = fields.Many2one("lead.scoring.rule", ondelete="set null")
     action_id = fields.Many2one(
         "ir.actions.server", "Adjust Score Action", ondelete="set null", index="btree_not_null"
     )

@@ -288,10 +288,10 @@ class LeadScoringRule(models.Model):
     @api.model
     def _own_field_sources(self, records, field, seen=frozenset()):
         """The fields of the record that ``field`` is computed from (itself
-        included), or None when its value can change without the record
-        being written."""
+        included), or None when its value can change without the ORM telling
+        the record (a many2many is told from both sides, a one2many is not)."""
         if (
-            field.type in ("one2many", "many2many")
+            field.type == "one2many"
             or field.company_dependent
             or records.pool.field_depends_context[field]
         ):

@@ -140,7 +140,7 @@ class LeadScoringScore(models.Model):
                 WITH new_lines(target_id, points) AS (%(new_lines)s),
                 expired AS (
                     UPDATE lead_scoring_point p SET is_live = FALSE
-                     WHERE p.model_id = %(model)s AND p.is_live
+                     WHERE p.model_id = %(model)s AND p.closed_date IS NULL AND p.is_live
                        AND p.expire_date <= %(now)s %(restrict_points)s
                 ), live AS (
                     SELECT target_id, SUM(value) AS total FROM (

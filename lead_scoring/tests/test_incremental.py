@@ -2,7 +2,7 @@ from unittest.mock import patch
 
 from freezegun import freeze_time
 
-from odoo import fields
+from odoo import Command, fields
 from odoo.tests import tagged
 from odoo.tools import SQL
 
@@ -35,6 +35,10 @@ class TestIncrementalRecompute(LeadScoringCase):
         )
         partner.invalidate_recordset(["country_id"])
 
+    def queued_ids(self):
+        self.Change._write_recorded("contact")
+        return self.Change.search([]).mapped("res_id")
+
     def scores(self):
         return [p.contact_score for p in (self.anna, self.bram, self.carl)]
 
@@ -50,10 +54,10 @@ class TestIncrementalRecompute(LeadScoringCase):
         self.set_country_by_sql(self.bram, self.nl)
         self.carl.country_id = self.nl
         self.anna.function = "Inkoper"  # no rule reads it: nothing to re-evaluate
-        self.assertEqual(self.Change.search([]).mapped("res_id"), [self.carl.id])
+        self.assertEqual(self.queued_ids(), [self.carl.id])
         self.recompute()
         self.assertEqual(self.scores(), [20.0, 0.0, 20.0], "only Carl was saved")
-        self.assertFalse(self.Change.search([]), "the run used up the changes")
+        self.assertFalse(self.queued_ids(), "the run used up the changes")
         with freeze_time("2026-06-02 08:00"):
             self.recompute()
         self.assertEqual(self.scores(), [0.0, 20.0, 20.0], "the daily full evaluation")
@@ -107,6 +111,31 @@ class TestIncrementalRecompute(LeadScoringCase):
         self.assertEqual(self.score_of(via_company, self.bram), 6.0)
         self.assertEqual(self.score_of(via_company, self.carl), 6.0)
 
+    @freeze_time("2026-06-01 08:00")
+    def test_tags_changed_from_either_side_are_saved_records(self):
+        vip = self.env["res.partner.category"].create({"name": "VIP"})
+        vip_rule = ("VIP", f"[('category_id', 'in', {vip.ids})]", 7.0)
+        tags = self.create_model("Tags", rules=[vip_rule])
+        self.recompute()
+        self.anna.category_id = [Command.link(vip.id)]
+        vip.partner_ids = [Command.link(self.bram.id)]  # from the tag's side
+        self.assertEqual(sorted(self.queued_ids()), sorted((self.anna | self.bram).ids))
+        rule_class = type(tags.rule_ids)
+        with patch.object(
+            rule_class,
+            "_sync_points_sql",
+            autospec=True,
+            side_effect=rule_class._sync_points_sql,
+        ) as statement:
+            self.recompute()
+        self.assertEqual(
+            [sorted(call.args[4]) for call in statement.call_args_list],
+            [sorted((self.anna | self.bram).ids)] * 2,
+            "both rules looked at Anna and Bram only",
+        )
+        self.assertEqual(self.score_of(tags, self.anna), 7.0)
+        self.assertEqual(self.score_of(tags, self.bram), 7.0)
+
     def test_relative_dates_are_evaluated_on_every_record_when_the_day_turns(self):
         overdue_rule = (
             "Deadline 30 dagen voorbij",
@@ -134,7 +163,8 @@ class TestIncrementalRecompute(LeadScoringCase):
             ([("email_normalized", "=ilike", "%.nl")], True),  # computed from email only
             ([("country_id.code", "=", "NL")], False),
             ([("id", "child_of", 1)], False),
-            ([("category_id", "in", [1])], False),  # a tag's contacts can change
+            ([("category_id", "in", [1])], True),  # told from the tag's side too
+            ([("child_ids", "!=", False)], False),  # a contact's parent is another record
             ([("commercial_partner_id", "=", 1)], False),  # computed from the parent
             ([("contact_address", "ilike", "x")], False),  # not stored
         ]:
@@ -150,7 +180,7 @@ class TestIncrementalRecompute(LeadScoringCase):
         self.bram.country_id = self.nl  # saved after that, before the rules look
         for step in steps[1:]:
             step()
-        self.assertEqual(self.Change.search([]).mapped("res_id"), [self.bram.id])
+        self.assertEqual(self.queued_ids(), [self.bram.id])
         self.assertEqual(self.bram.contact_score, 0.0)
         self.recompute()
         self.assertEqual(self.bram.contact_score, 20.0)
