@@ -902,7 +902,10 @@ def ledger_snapshot(bench):
 
 
 def scores_changed_since(bench, since):
-    bench.cr.execute(SQL("SELECT COUNT(*) FROM lead_scoring_score WHERE write_date >= %s", since))
+    """Score rows created or whose value changed from ``since`` on."""
+    bench.cr.execute(
+        SQL("SELECT COUNT(*) FROM lead_scoring_score WHERE date_last_change >= %s", since)
+    )
     return bench.cr.fetchone()[0]
 
 

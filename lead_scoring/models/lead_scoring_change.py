@@ -24,6 +24,11 @@ class LeadScoringChange(models.Model):
         [("contact", "Contacts"), ("deal", "Deals")], required=True, readonly=True
     )
     res_id = fields.Integer("Record ID", required=True, readonly=True)
+    field_names = fields.Char(
+        readonly=True,
+        help="Comma-separated names of the fields that changed; empty for a "
+        "new record (all of them).",
+    )
     is_taken = fields.Boolean(
         readonly=True, help="Taken by the recompute that is running (or that died)."
     )
@@ -37,32 +42,42 @@ class LeadScoringChange(models.Model):
         )
 
     @api.model
-    def _record(self, target, ids):
+    def _record(self, target, ids, field_names=None):
         """Remember that these records of ``target`` changed.
 
         Collected for the whole transaction and written just before it commits,
         in one statement: an import of ten thousand records adds one query,
         not ten thousand, and a rolled-back save leaves nothing behind.
+
+        :param field_names: the fields that changed (None: all, a new record)
         """
         precommit = self.env.cr.precommit
-        pending = precommit.data.setdefault(f"lead_scoring.changes.{target}", set())
+        pending = precommit.data.setdefault(f"lead_scoring.changes.{target}", {})
         if not pending:
             precommit.add(partial(self.sudo()._write_recorded, target))
-        pending.update(ids)
+        for record_id in ids:
+            if record_id in pending and pending[record_id] is None:
+                continue
+            if field_names is None:
+                pending[record_id] = None
+            else:
+                pending.setdefault(record_id, set()).update(field_names)
 
     @api.model
     def _write_recorded(self, target):
         """Write the changes recorded in this transaction (before commit, or
         before a recompute in this transaction looks at them)."""
-        ids = self.env.cr.precommit.data.pop(f"lead_scoring.changes.{target}", None)
-        if not ids:
+        pending = self.env.cr.precommit.data.pop(f"lead_scoring.changes.{target}", None)
+        if not pending:
             return
+        ids = sorted(pending)
         self.env.cr.execute(
             SQL(
-                "INSERT INTO lead_scoring_change (target, res_id, is_taken)"
-                " SELECT %s, unnest(%s::int[]), FALSE",
+                "INSERT INTO lead_scoring_change (target, res_id, field_names, is_taken)"
+                " SELECT %s, unnest(%s::int[]), unnest(%s::varchar[]), FALSE",
                 target,
-                sorted(ids),
+                ids,
+                [None if pending[i] is None else ",".join(sorted(pending[i])) for i in ids],
             )
         )
 
@@ -89,16 +104,22 @@ class LeadScoringChange(models.Model):
         return self.env.cr.fetchone()[0]
 
     @api.model
-    def _taken_ids(self, target):
-        """Ids of the records of ``target`` named by the taken changes.
+    def _taken_ids(self, target, field_names):
+        """Ids of the records of ``target`` named by the taken changes of one
+        of these fields (or created).
 
         A list rather than a subquery: PostgreSQL then knows how few they are
         and looks each one up by index instead of scanning a million records.
         """
         self.env.cr.execute(
             SQL(
-                "SELECT DISTINCT res_id FROM lead_scoring_change WHERE target = %s AND is_taken",
+                """
+                SELECT DISTINCT res_id FROM lead_scoring_change
+                 WHERE target = %s AND is_taken
+                   AND (field_names IS NULL OR string_to_array(field_names, ',') && %s)
+                """,
                 target,
+                sorted(field_names),
             )
         )
         return [res_id for (res_id,) in self.env.cr.fetchall()]

@@ -5,7 +5,7 @@ from odoo.exceptions import AccessError
 from odoo.tools import SQL, split_every
 
 from .lead_scoring_model import TARGETS
-from .lead_scoring_rule import DOMAIN_ERRORS
+from .lead_scoring_rule import ALWAYS_WATCHED, DOMAIN_ERRORS
 
 # Records written per ORM call when a score field changes: big enough to keep
 # the number of statements low, small enough to bound the ORM's memory.
@@ -99,16 +99,22 @@ class LeadScoringMixin(models.AbstractModel):
         # The ORM's one notice of every change of a stored field: saves and
         # creations, but also a tag's contacts changed from the tag's side.
         super().modified(fnames, create=create, before=before)
-        if not before and self._lead_scoring_watched_fields().intersection(fnames):
-            self._lead_scoring_record_change()
+        if not before:
+            watched = self._lead_scoring_watched_fields().intersection(fnames)
+            if watched:
+                self._lead_scoring_record_change(None if create else watched)
 
-    def _lead_scoring_record_change(self):
+    def _lead_scoring_record_change(self, field_names):
         """Queue these records for the next recompute's rule evaluation
-        (nothing to do while no active scoring model scores them)."""
+        (nothing to do while no active scoring model scores them).
+
+        :param field_names: the fields that changed (None: all, new records)
+        """
         ids = [record_id for record_id in self._ids if isinstance(record_id, int)]
         shared, per_company = self._lead_scoring_primary_models()
         if ids and (shared or per_company):
-            self.env["lead.scoring.change"]._record(self._lead_scoring_target, ids)
+            changes = self.env["lead.scoring.change"]
+            changes._record(self._lead_scoring_target, ids, field_names)
 
     @api.model
     @tools.ormcache()
@@ -128,7 +134,7 @@ class LeadScoringMixin(models.AbstractModel):
                 ]
             )
         )
-        names = {"active", "company_id"}
+        names = set(ALWAYS_WATCHED)
         for rule in rules:
             try:
                 names |= rule._own_fields_read(rule._match_domain()) or set()

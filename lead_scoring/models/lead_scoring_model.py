@@ -359,17 +359,13 @@ class LeadScoringModel(models.Model):
         records = self._target_records()
         if self.scores_dirty or self.decay_half_life_days:
             changed = scores._refresh_scores(self, now)
-            scores._mark_refreshed(self)
             self.scores_dirty = False
             records._lead_scoring_sync_primary_score(scoring_model=self)
         else:
             target_ids = scores._targets_to_refresh(self, now)
-            changed = {}
-            if target_ids:
-                changed = scores._refresh_scores(self, now, target_ids)
-                scores._mark_refreshed(self, target_ids)
+            changed = scores._refresh_scores(self, now, target_ids) if target_ids else {}
             records._lead_scoring_sync_primary_score(target_ids=list(changed))
-        _logger.info("Lead scoring: model %s recomputed, %d scores changed", self.id, len(changed))
+        _logger.info("Lead scoring: model %s recomputed, %d scores written", self.id, len(changed))
         self.date_last_recompute = now
 
     def _sync_primary_scores_of(self, target):

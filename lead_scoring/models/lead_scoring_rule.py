@@ -24,6 +24,10 @@ EXPIRE_UNITS = [("days", "Days"), ("weeks", "Weeks"), ("months", "Months")]
 # Operators whose result depends on other records than the one tested.
 RELATIONAL_OPERATORS = {"child_of", "parent_of", "any", "not any"}
 
+# Fields whose change matters to every rule: archived records match no rule,
+# and a scoring model of a company scores that company's records only.
+ALWAYS_WATCHED = ("active", "company_id")
+
 # A rule evaluated on changed records only is still evaluated on every record
 # this often: a safety net for data changed behind the ORM's back (SQL imports).
 FULL_EVALUATION_INTERVAL = timedelta(days=1)
@@ -214,9 +218,12 @@ class LeadScoringRule(models.Model):
                     domain = rule._match_domain()
                     changed_ids = None
                     if not rule._needs_full_evaluation(domain, now):
-                        changed_ids = changes._taken_ids(rule.model_id.target)
+                        changed_ids = changes._taken_ids(
+                            rule.model_id.target,
+                            rule._own_fields_read(domain) | set(ALWAYS_WATCHED),
+                        )
                         if not changed_ids:
-                            continue  # no record saved since the last run
+                            continue  # none of the fields it reads changed since the last run
                     if not rule.date_full_evaluation:
                         # A new rule touches many records: one refresh of the
                         # whole model beats marking each of its scores.

@@ -114,14 +114,15 @@ class LeadScoringScore(models.Model):
         """Recompute scores of a model from its live lines, in one statement.
 
         The same statement marks lines whose expiry has come as no longer
-        live and gives each changed score its band. Only scores whose value
-        or band changed are written.
+        live, gives each changed score its band and clears the refresh marks.
+        Only scores whose value or band changed, or that were marked, are
+        written.
 
         :param target_ids: restrict to these records (default: all of the model)
         :param new_lines: optional data-modifying SQL that inserts ledger lines
             and returns ``(target_id, points)``: they count in the same
             statement (the statement's snapshot does not see its own inserts)
-        :return: ``{record id: (new score, new band id)}`` of the changed scores
+        :return: ``{record id: (new score, new band id)}`` of the written scores
         """
         column = SQL.identifier(scoring_model._target_column())
         restrict_points = restrict_scores = SQL()
@@ -180,10 +181,12 @@ class LeadScoringScore(models.Model):
                        date_last_change = CASE WHEN s.score IS DISTINCT FROM EXCLUDED.score
                                                THEN EXCLUDED.date_last_change
                                                ELSE s.date_last_change END,
+                       needs_refresh = FALSE,
                        write_uid = EXCLUDED.write_uid,
                        write_date = EXCLUDED.write_date
                  WHERE s.score IS DISTINCT FROM EXCLUDED.score
                     OR s.band_id IS DISTINCT FROM EXCLUDED.band_id
+                    OR s.needs_refresh
                 RETURNING s.%(column)s, s.score, s.band_id
                 """,
                 column=column,
@@ -200,7 +203,9 @@ class LeadScoringScore(models.Model):
         changed = {
             target_id: (score, band_id) for target_id, score, band_id in self.env.cr.fetchall()
         }
-        self.invalidate_model(["score", "band_id", "date_last_change", "write_uid", "write_date"])
+        self.invalidate_model(
+            ["score", "band_id", "date_last_change", "needs_refresh", "write_uid", "write_date"]
+        )
         self.env["lead.scoring.point"].invalidate_model(["is_live"])
         return changed
 
@@ -226,23 +231,6 @@ class LeadScoringScore(models.Model):
             )
         )
         return [target_id for (target_id,) in self.env.cr.fetchall()]
-
-    @api.model
-    def _mark_refreshed(self, scoring_model, target_ids=None):
-        """Clear the refresh marks of a model's scores (of these records only)."""
-        restrict = SQL()
-        if target_ids is not None:
-            column = SQL.identifier(scoring_model._target_column())
-            restrict = SQL("AND %s = ANY(%s)", column, list(target_ids))
-        self.env.cr.execute(
-            SQL(
-                "UPDATE lead_scoring_score SET needs_refresh = FALSE"
-                " WHERE model_id = %s AND needs_refresh %s",
-                scoring_model.id,
-                restrict,
-            )
-        )
-        self.invalidate_model(["needs_refresh"])
 
     @api.model
     def _refresh_bands(self, scoring_model):

@@ -188,18 +188,21 @@ class LeadScoringThreshold(models.Model):
                 ]
             )
         )
-        for partner, deal in zip(partners, deals, strict=True):
-            partner.sudo().message_post(
-                body=self.env._(
+        # One batch of log notes, not a message_post per contact: a threshold
+        # may fire for thousands of contacts in one run.
+        partners.sudo()._message_log_batch(
+            bodies={
+                partner.id: self.env._(
                     "Score %(score)s in %(model)s reached threshold %(threshold)s: "
                     "deal %(deal)s created.",
                     score=format(scores.get(partner, 0.0), "g"),
                     model=self.model_id.name,
                     threshold=self.name,
                     deal=deal._get_html_link(),
-                ),
-                subtype_xmlid="mail.mt_note",
-            )
+                )
+                for partner, deal in zip(partners, deals, strict=True)
+            }
+        )
         return deals
 
     def _deal_values(self, partner, score, lines):

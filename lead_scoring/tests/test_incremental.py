@@ -129,9 +129,9 @@ class TestIncrementalRecompute(LeadScoringCase):
         ) as statement:
             self.recompute()
         self.assertEqual(
-            [sorted(call.args[4]) for call in statement.call_args_list],
-            [sorted((self.anna | self.bram).ids)] * 2,
-            "both rules looked at Anna and Bram only",
+            [(call.args[0], sorted(call.args[4])) for call in statement.call_args_list],
+            [(tags.rule_ids, sorted((self.anna | self.bram).ids))],
+            "the tag rule looked at Anna and Bram only; the country rule did not run",
         )
         self.assertEqual(self.score_of(tags, self.anna), 7.0)
         self.assertEqual(self.score_of(tags, self.bram), 7.0)

@@ -62,6 +62,8 @@ class TestThreshold(LeadScoringCase):
         self.assertIn("Webinar", deal.description)
         note = self.anna.message_ids.filtered(lambda m: "Sales ready" in (m.body or ""))
         self.assertTrue(note, "chatter note on the contact")
+        self.assertEqual(note.subtype_id, self.env.ref("mail.mt_note"))
+        self.assertIn(f'data-oe-id="{deal.id}"', note.body, "a link to the deal, not escaped")
         # Still above: nothing more, neither from points nor from the cron.
         self.add(self.anna, 10)
         self.recompute()
