@@ -98,11 +98,12 @@ class LeadScoringMixin(models.AbstractModel):
     def modified(self, fnames, create=False, before=False):
         # The ORM's one notice of every change of a stored field: saves and
         # creations, but also a tag's contacts changed from the tag's side.
-        super().modified(fnames, create=create, before=before)
+        res = super().modified(fnames, create=create, before=before)
         if not before:
             watched = self._lead_scoring_watched_fields().intersection(fnames)
             if watched:
                 self._lead_scoring_record_change(None if create else watched)
+        return res
 
     def _lead_scoring_record_change(self, field_names):
         """Queue these records for the next recompute's rule evaluation
