@@ -120,7 +120,7 @@ class LeadScoringMixin(models.AbstractModel):
     @api.model
     @tools.ormcache()
     def _lead_scoring_watched_fields(self):
-        """Fields whose writes the rules evaluated on changed records must
+        """Fields whose changes the rules evaluated on changed records must
         see: those their domains read (and what those are computed from),
         plus what decides whether a record is scored at all. Rules that read
         other records are evaluated on every record anyway."""
@@ -204,6 +204,8 @@ class LeadScoringMixin(models.AbstractModel):
                 return
             restrict = SQL("AND t.id = ANY(%s)", list(target_ids))
         if scoring_model is not None:
+            if scoring_model.id not in {shared, *(model_id for _c, model_id in per_company)}:
+                return  # it gives no record its primary score
             restrict = SQL(
                 "%s AND COALESCE(pc.model_id, %s) = %s", restrict, shared, scoring_model.id
             )

@@ -252,11 +252,11 @@ class LeadScoringRule(models.Model):
     def _needs_full_evaluation(self, domain, now):
         """Whether the rule must be evaluated on every record this run.
 
-        Evaluating only the records written since the last run gives the same
+        Evaluating only the records changed since the last run gives the same
         result when the evaluated domain did not change since the last full
         evaluation (a relative date rolls over once a day) and it reads only
-        the record's own stored fields (a change of a related record, a
-        company's contacts or a tag's records does not write the record).
+        the record's own stored fields (the ORM does not report a change of a
+        related record, or of a company's hierarchy, as a change of the record).
         """
         self.ensure_one()
         return (
@@ -269,13 +269,13 @@ class LeadScoringRule(models.Model):
 
     def _reads_own_fields_only(self, domain):
         """Whether the domain reads only stored fields of the record itself,
-        which change only when the record is written."""
+        whose changes the ORM reports on the record."""
         return self._own_fields_read(domain) is not None
 
     def _own_fields_read(self, domain):
-        """Names of the record's fields whose writes can change the result of
+        """Names of the record's fields whose changes can change the result of
         the domain, or None when it also reads other records (a related path,
-        a hierarchy, an x2many) or fields that are not stored."""
+        a hierarchy, a one2many) or fields that are not stored."""
         self.ensure_one()
         records = self._target_records()
         names = set()
