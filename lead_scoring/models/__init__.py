@@ -1,3 +1,4 @@
+from . import base
 from . import lead_scoring_model
 from . import lead_scoring_rule
 from . import lead_scoring_point

@@ -42,6 +42,17 @@ class LeadScoringChange(models.Model):
         )
 
     @api.model
+    def _pending(self, target):
+        """What this transaction recorded for ``target`` so far, written just
+        before it commits: ``({record id: field names or None}, [related])``."""
+        data = self.env.cr.precommit.data
+        key = f"lead_scoring.changes.{target}"
+        if key not in data:
+            data[key] = ({}, [])
+            self.env.cr.precommit.add(partial(self.sudo()._write_recorded, target))
+        return data[key]
+
+    @api.model
     def _record(self, target, ids, field_names=None):
         """Remember that these records of ``target`` changed.
 
@@ -51,17 +62,21 @@ class LeadScoringChange(models.Model):
 
         :param field_names: the fields that changed (None: all, a new record)
         """
-        precommit = self.env.cr.precommit
-        pending = precommit.data.setdefault(f"lead_scoring.changes.{target}", {})
-        if not pending:
-            precommit.add(partial(self.sudo()._write_recorded, target))
+        by_id = self._pending(target)[0]
         for record_id in ids:
-            if record_id in pending and pending[record_id] is None:
+            if record_id in by_id and by_id[record_id] is None:
                 continue
             if field_names is None:
-                pending[record_id] = None
+                by_id[record_id] = None
             else:
-                pending.setdefault(record_id, set()).update(field_names)
+                by_id.setdefault(record_id, set()).update(field_names)
+
+    @api.model
+    def _record_related(self, target, path, field_name, related_ids):
+        """Remember that the records of ``target`` whose ``path`` leads to
+        ``related_ids`` changed their ``field_name`` (say the deals of a
+        contact whose country changed); they are looked up at commit."""
+        self._pending(target)[1].append((path, field_name, list(related_ids)))
 
     @api.model
     def _write_recorded(self, target):
@@ -70,14 +85,22 @@ class LeadScoringChange(models.Model):
         pending = self.env.cr.precommit.data.pop(f"lead_scoring.changes.{target}", None)
         if not pending:
             return
-        ids = sorted(pending)
+        by_id, related = pending
+        records = self.env[TARGETS[target][0]].sudo().with_context(active_test=False)
+        for path, field_name, related_ids in related:
+            for record_id in records._search([(path, "in", related_ids)]):
+                if by_id.get(record_id, ()) is not None:
+                    by_id.setdefault(record_id, set()).add(field_name)
+        if not by_id:
+            return
+        ids = sorted(by_id)
         self.env.cr.execute(
             SQL(
                 "INSERT INTO lead_scoring_change (target, res_id, field_names, is_taken)"
                 " SELECT %s, unnest(%s::int[]), unnest(%s::varchar[]), FALSE",
                 target,
                 ids,
-                [None if pending[i] is None else ",".join(sorted(pending[i])) for i in ids],
+                [None if by_id[i] is None else ",".join(sorted(by_id[i])) for i in ids],
             )
         )
 

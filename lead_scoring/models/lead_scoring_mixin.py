@@ -2,7 +2,7 @@ from collections import defaultdict
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError
-from odoo.tools import SQL, split_every
+from odoo.tools import SQL, split_every, sql
 
 from .lead_scoring_model import TARGETS
 from .lead_scoring_rule import ALWAYS_WATCHED, DOMAIN_ERRORS
@@ -124,6 +124,8 @@ class LeadScoringMixin(models.AbstractModel):
         see: those their domains read (and what those are computed from),
         plus what decides whether a record is scored at all. Rules that read
         other records are evaluated on every record anyway."""
+        if not sql.table_exists(self.env.cr, "lead_scoring_rule"):
+            return frozenset()  # the addon is being uninstalled: its tables are gone
         rules = (
             self.env["lead.scoring.rule"]
             .sudo()
@@ -138,7 +140,7 @@ class LeadScoringMixin(models.AbstractModel):
         names = set(ALWAYS_WATCHED)
         for rule in rules:
             try:
-                names |= rule._own_fields_read(rule._match_domain()) or set()
+                names |= rule._fields_read(rule._match_domain()) or set()
             except DOMAIN_ERRORS:
                 continue  # a broken rule: the engine logs it and skips it
         return frozenset(names)

@@ -1,15 +1,16 @@
 import logging
 import math
+from collections import defaultdict
 from datetime import timedelta
 
 import psycopg2
 from dateutil.relativedelta import relativedelta
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.fields import Date
 from odoo.osv import expression
-from odoo.tools import SQL
+from odoo.tools import SQL, sql
 from odoo.tools.safe_eval import datetime, safe_eval, time
 
 _logger = logging.getLogger(__name__)
@@ -220,7 +221,7 @@ class LeadScoringRule(models.Model):
                     if not rule._needs_full_evaluation(domain, now):
                         changed_ids = changes._taken_ids(
                             rule.model_id.target,
-                            rule._own_fields_read(domain) | set(ALWAYS_WATCHED),
+                            rule._fields_read(domain) | set(ALWAYS_WATCHED),
                         )
                         if not changed_ids:
                             continue  # none of the fields it reads changed since the last run
@@ -254,9 +255,9 @@ class LeadScoringRule(models.Model):
 
         Evaluating only the records changed since the last run gives the same
         result when the evaluated domain did not change since the last full
-        evaluation (a relative date rolls over once a day) and it reads only
-        the record's own stored fields (the ORM does not report a change of a
-        related record, or of a company's hierarchy, as a change of the record).
+        evaluation (a relative date rolls over once a day) and every change
+        that can change its result is one the ORM reports on the record or on
+        a record it points to (see ``_domain_triggers``).
         """
         self.ensure_one()
         return (
@@ -264,60 +265,116 @@ class LeadScoringRule(models.Model):
             or not self.date_full_evaluation
             or self.date_full_evaluation + FULL_EVALUATION_INTERVAL <= now
             or self.evaluated_domain != repr(domain)
-            or not self._reads_own_fields_only(domain)
+            or not self._is_traceable(domain)
         )
 
-    def _reads_own_fields_only(self, domain):
-        """Whether the domain reads only stored fields of the record itself,
-        whose changes the ORM reports on the record."""
-        return self._own_fields_read(domain) is not None
+    def _is_traceable(self, domain):
+        """Whether every change that can change the result of the domain is
+        reported by the ORM on the record itself or on a record it points to
+        (its customer, the customer's country), so that the records changed
+        since the last run are the only ones to evaluate."""
+        return self._domain_triggers(domain) is not None
 
-    def _own_fields_read(self, domain):
-        """Names of the record's fields whose changes can change the result of
-        the domain, or None when it also reads other records (a related path,
-        a hierarchy, a one2many) or fields that are not stored."""
+    def _fields_read(self, domain):
+        """The record's own fields whose changes can change the result of the
+        domain (for a path, its first field), or None (see ``_domain_triggers``)."""
+        triggers = self._domain_triggers(domain)
+        if triggers is None:
+            return None
+        return {field_name for _model, field_name, path in triggers if not path}
+
+    def _domain_triggers(self, domain):
+        """The changes that can change the result of the domain on a record:
+        ``{(model name, field name, path from the record)}``, path "" for the
+        record's own fields; None when some cannot be traced back to the record
+        (a hierarchy, a one2many, a field that is not stored)."""
         self.ensure_one()
         records = self._target_records()
-        names = set()
+        triggers = set()
         for leaf in domain:
             if not isinstance(leaf, list | tuple) or len(leaf) != 3:
                 continue  # '&', '|', '!'
             path, operator = leaf[0], leaf[1]
-            if operator in RELATIONAL_OPERATORS or not isinstance(path, str) or "." in path:
+            if operator in RELATIONAL_OPERATORS or not isinstance(path, str):
                 return None
-            field = records._fields.get(path)
-            written = field and field.store and self._own_field_sources(records, field)
-            if written is None or not written:
+            found = self._path_triggers(records, path.split("."), "", stored_only=True)
+            if found is None:
                 return None
-            names |= written
-        return names
+            triggers |= found
+        return triggers
 
     @api.model
-    def _own_field_sources(self, records, field, seen=frozenset()):
-        """The fields of the record that ``field`` is computed from (itself
-        included), or None when its value can change without the ORM telling
-        the record (a many2many is told from both sides, a one2many is not)."""
+    def _path_triggers(self, records, names, prefix, seen=frozenset(), stored_only=False):
+        """Triggers of the field path ``names`` read from ``records``, which the
+        scored record reaches through ``prefix``. Only many2one fields may
+        lead on: the ORM reports their change on the record that holds them."""
+        field = records._fields.get(names[0])
+        if field is None or (stored_only and not field.store):
+            return None
+        triggers = self._field_triggers(records, field, prefix, seen)
+        if triggers is None or len(names) == 1:
+            return triggers
+        if field.type != "many2one" or not field.store:
+            return None
+        further = self._path_triggers(
+            records.env[field.comodel_name],
+            names[1:],
+            f"{prefix}.{field.name}" if prefix else field.name,
+            seen,
+            stored_only,
+        )
+        return None if further is None else triggers | further
+
+    @api.model
+    def _field_triggers(self, records, field, prefix, seen=frozenset()):
+        """Triggers of the value of ``field`` on ``records``: the field itself,
+        or what it is computed from."""
         if (
             field.type == "one2many"
             or field.company_dependent
             or records.pool.field_depends_context[field]
         ):
             return None
-        if field.name in seen:
+        key = (records._name, field.name, prefix)
+        if key in seen:
             return set()  # a computation cycle, already being followed
+        if any(seen_key[:2] == key[:2] for seen_key in seen):
+            return None  # computed from itself on related records (a hierarchy)
         if not (field.compute or field.related):
-            return {field.name} if field.store else None
-        names = {field.name}
+            return {key} if field.store else None
+        # A computed field may also be written (an inverse): watch it too.
+        triggers = {key} if field.store else set()
         for dependency in records.pool.field_depends[field]:
-            sources = None
-            if "." not in dependency and dependency in records._fields:
-                sources = self._own_field_sources(
-                    records, records._fields[dependency], seen | {field.name}
-                )
-            if sources is None:
+            found = self._path_triggers(records, dependency.split("."), prefix, seen | {key})
+            if found is None:
                 return None
-            names |= sources
-        return names
+            triggers |= found
+        return triggers
+
+    @api.model
+    @tools.ormcache()
+    def _related_triggers(self):
+        """Changes of other records that the rules must see, from the active
+        rules of active models: ``{model name: {field name: ((target, path,
+        first field of the path), ...)}}``."""
+        if not sql.table_exists(self.env.cr, self._table):
+            return {}  # the addon is being uninstalled: its tables are gone
+        rules = self.sudo().with_context(active_test=True).search([("model_id.active", "=", True)])
+        triggers = defaultdict(lambda: defaultdict(set))
+        for rule in rules:
+            try:
+                found = rule._domain_triggers(rule._match_domain()) or ()
+            except DOMAIN_ERRORS:
+                continue  # a broken rule: the engine logs it and skips it
+            for model_name, field_name, path in found:
+                if path:
+                    triggers[model_name][field_name].add(
+                        (rule.model_id.target, path, path.split(".")[0])
+                    )
+        return {
+            model_name: {name: tuple(sorted(paths)) for name, paths in by_field.items()}
+            for model_name, by_field in triggers.items()
+        }
 
     def _sync_points_sql(self, domain, now, expire_date, changed_ids=None):
         # The matching records and the rule's open lines are each read once

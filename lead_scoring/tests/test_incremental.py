@@ -44,7 +44,7 @@ class TestIncrementalRecompute(LeadScoringCase):
 
     def rule_domain_reads(self, domain):
         rule = self.profiel.rule_ids
-        return rule._reads_own_fields_only(rule._parsed_domain() if domain is None else domain)
+        return rule._is_traceable(rule._parsed_domain() if domain is None else domain)
 
     @freeze_time("2026-06-01 08:00")
     def test_cron_evaluates_the_saved_records_and_daily_all(self):
@@ -91,7 +91,7 @@ class TestIncrementalRecompute(LeadScoringCase):
         self.assertEqual(self.score_of(self.profiel, self.carl), 0.0, "another company's")
 
     @freeze_time("2026-06-01 08:00")
-    def test_rules_on_related_records_see_every_record_each_run(self):
+    def test_rules_on_related_records(self):
         acme = self.env["res.partner"].create({"name": "Acme", "is_company": True})
         self.anna.parent_id = acme
         self.bram.parent_id = acme
@@ -107,9 +107,52 @@ class TestIncrementalRecompute(LeadScoringCase):
         # Only the company is saved: its contacts are not, yet their match changes.
         acme.country_id = self.nl
         self.carl.parent_id = acme
-        self.recompute()
+        rule_class = type(via_company.rule_ids)
+        with patch.object(
+            rule_class,
+            "_sync_points_sql",
+            autospec=True,
+            side_effect=rule_class._sync_points_sql,
+        ) as statement:
+            self.recompute()
+        evaluated_on = {call.args[0]: call.args[4] for call in statement.call_args_list}
+        self.assertEqual(
+            sorted(evaluated_on[via_company.rule_ids[0]]),
+            sorted((self.anna | self.bram | self.carl).ids),
+            "the company's contacts, found through parent_id",
+        )
+        self.assertIsNone(evaluated_on[via_company.rule_ids[1]], "child_of: every record")
         self.assertEqual(self.score_of(via_company, self.bram), 6.0)
         self.assertEqual(self.score_of(via_company, self.carl), 6.0)
+
+    @freeze_time("2026-06-01 08:00")
+    def test_deal_rule_on_the_customer_follows_the_customer(self):
+        nl_rule = ("Klant in NL", "[('partner_id.country_id.code', '=', 'NL')]", 8.0)
+        kwaliteit = self.create_model("Dealkwaliteit", target="deal", rules=[nl_rule])
+        Lead = self.env["crm.lead"]
+        deal_bram, deal_carl = Lead.create(
+            [
+                {"name": "Offerte Bram", "type": "opportunity", "partner_id": self.bram.id},
+                {"name": "Offerte Carl", "type": "opportunity", "partner_id": self.carl.id},
+            ]
+        )
+        self.recompute()
+        self.assertEqual(deal_bram.deal_score, 0.0)
+        self.bram.country_id = self.nl  # the deal itself is not saved
+        rule_class = type(kwaliteit.rule_ids)
+        with patch.object(
+            rule_class,
+            "_sync_points_sql",
+            autospec=True,
+            side_effect=rule_class._sync_points_sql,
+        ) as statement:
+            self.recompute()
+        deal_calls = [
+            c.args[4] for c in statement.call_args_list if c.args[0] == kwaliteit.rule_ids
+        ]
+        self.assertEqual(deal_calls, [[deal_bram.id]], "Bram's deal only")
+        self.assertEqual(deal_bram.deal_score, 8.0)
+        self.assertEqual(deal_carl.deal_score, 0.0)
 
     @freeze_time("2026-06-01 08:00")
     def test_tags_changed_from_either_side_are_saved_records(self):
@@ -161,11 +204,12 @@ class TestIncrementalRecompute(LeadScoringCase):
             ([("country_id", "=", nl)], True),
             (["|", ("email", "=ilike", "%.nl"), ("is_company", "=", True)], True),
             ([("email_normalized", "=ilike", "%.nl")], True),  # computed from email only
-            ([("country_id.code", "=", "NL")], False),
+            ([("country_id.code", "=", "NL")], True),  # a country's code change is told
+            ([("parent_id.country_id", "=", nl)], True),
             ([("id", "child_of", 1)], False),
             ([("category_id", "in", [1])], True),  # told from the tag's side too
             ([("child_ids", "!=", False)], False),  # a contact's parent is another record
-            ([("commercial_partner_id", "=", 1)], False),  # computed from the parent
+            ([("commercial_partner_id", "=", 1)], False),  # computed up the hierarchy
             ([("contact_address", "ilike", "x")], False),  # not stored
         ]:
             with self.subTest(domain=domain):
