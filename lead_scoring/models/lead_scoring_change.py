@@ -1,3 +1,4 @@
+from collections import defaultdict
 from functools import partial
 
 from odoo import api, fields, models
@@ -44,11 +45,12 @@ class LeadScoringChange(models.Model):
     @api.model
     def _pending(self, target):
         """What this transaction recorded for ``target`` so far, written just
-        before it commits: ``({record id: field names or None}, [related])``."""
+        before it commits: ``({record id: field names or None},
+        {(path, field name): related ids})``."""
         data = self.env.cr.precommit.data
         key = f"lead_scoring.changes.{target}"
         if key not in data:
-            data[key] = ({}, [])
+            data[key] = ({}, defaultdict(set))
             self.env.cr.precommit.add(partial(self.sudo()._write_recorded, target))
         return data[key]
 
@@ -76,7 +78,7 @@ class LeadScoringChange(models.Model):
         """Remember that the records of ``target`` whose ``path`` leads to
         ``related_ids`` changed their ``field_name`` (say the deals of a
         contact whose country changed); they are looked up at commit."""
-        self._pending(target)[1].append((path, field_name, list(related_ids)))
+        self._pending(target)[1][path, field_name].update(related_ids)
 
     @api.model
     def _write_recorded(self, target):
@@ -87,8 +89,8 @@ class LeadScoringChange(models.Model):
             return
         by_id, related = pending
         records = self.env[TARGETS[target][0]].sudo().with_context(active_test=False)
-        for path, field_name, related_ids in related:
-            for record_id in records._search([(path, "in", related_ids)]):
+        for (path, field_name), related_ids in related.items():
+            for record_id in records._search([(path, "in", list(related_ids))]):
                 if by_id.get(record_id, ()) is not None:
                     by_id.setdefault(record_id, set()).add(field_name)
         if not by_id:

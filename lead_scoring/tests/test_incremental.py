@@ -42,9 +42,8 @@ class TestIncrementalRecompute(LeadScoringCase):
     def scores(self):
         return [p.contact_score for p in (self.anna, self.bram, self.carl)]
 
-    def rule_domain_reads(self, domain):
-        rule = self.profiel.rule_ids
-        return rule._is_traceable(rule._parsed_domain() if domain is None else domain)
+    def traceable(self, domain):
+        return self.profiel.rule_ids._is_traceable(domain)
 
     @freeze_time("2026-06-01 08:00")
     def test_cron_evaluates_the_saved_records_and_daily_all(self):
@@ -198,9 +197,9 @@ class TestIncrementalRecompute(LeadScoringCase):
         self.assertEqual(self.score_of(urgentie, deal), 4.0)
         self.assertEqual(deal.deal_score, 4.0)
 
-    def test_which_domains_read_only_the_records_own_fields(self):
+    def test_which_domains_can_be_evaluated_on_changed_records(self):
         nl = self.nl.id
-        for domain, own in [
+        for domain, traceable in [
             ([("country_id", "=", nl)], True),
             (["|", ("email", "=ilike", "%.nl"), ("is_company", "=", True)], True),
             ([("email_normalized", "=ilike", "%.nl")], True),  # computed from email only
@@ -213,7 +212,7 @@ class TestIncrementalRecompute(LeadScoringCase):
             ([("contact_address", "ilike", "x")], False),  # not stored
         ]:
             with self.subTest(domain=domain):
-                self.assertEqual(self.rule_domain_reads(domain), own)
+                self.assertEqual(self.traceable(domain), traceable)
 
     @freeze_time("2026-06-01 08:00")
     def test_a_record_saved_during_a_run_is_evaluated_by_the_next(self):
