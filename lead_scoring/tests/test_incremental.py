@@ -42,6 +42,19 @@ class TestIncrementalRecompute(LeadScoringCase):
     def scores(self):
         return [p.contact_score for p in (self.anna, self.bram, self.carl)]
 
+    def recompute_and_watch_rules(self):
+        """Run the cron; return each rule statement it sent as (rule, ids of the
+        records it evaluated, None for every record)."""
+        rule_class = type(self.profiel.rule_ids)
+        with patch.object(
+            rule_class,
+            "_sync_points_sql",
+            autospec=True,
+            side_effect=rule_class._sync_points_sql,
+        ) as statement:
+            self.recompute()
+        return [(call.args[0], call.args[4]) for call in statement.call_args_list]
+
     def traceable(self, domain):
         return self.profiel.rule_ids._is_traceable(domain)
 
@@ -106,15 +119,8 @@ class TestIncrementalRecompute(LeadScoringCase):
         # Only the company is saved: its contacts are not, yet their match changes.
         acme.country_id = self.nl
         self.carl.parent_id = acme
-        rule_class = type(via_company.rule_ids)
-        with patch.object(
-            rule_class,
-            "_sync_points_sql",
-            autospec=True,
-            side_effect=rule_class._sync_points_sql,
-        ) as statement:
-            self.recompute()
-        evaluated_on = {call.args[0]: call.args[4] for call in statement.call_args_list}
+        statements = self.recompute_and_watch_rules()
+        evaluated_on = dict(statements)
         self.assertEqual(
             sorted(evaluated_on[via_company.rule_ids[0]]),
             sorted((self.anna | self.bram | self.carl).ids),
@@ -138,18 +144,9 @@ class TestIncrementalRecompute(LeadScoringCase):
         self.recompute()
         self.assertEqual(deal_bram.deal_score, 0.0)
         self.bram.country_id = self.nl  # the deal itself is not saved
-        rule_class = type(kwaliteit.rule_ids)
-        with patch.object(
-            rule_class,
-            "_sync_points_sql",
-            autospec=True,
-            side_effect=rule_class._sync_points_sql,
-        ) as statement:
-            self.recompute()
-        deal_calls = [
-            c.args[4] for c in statement.call_args_list if c.args[0] == kwaliteit.rule_ids
-        ]
-        self.assertEqual(deal_calls, [[deal_bram.id]], "Bram's deal only")
+        statements = self.recompute_and_watch_rules()
+        deal_rule = kwaliteit.rule_ids
+        self.assertEqual(dict(statements)[deal_rule], [deal_bram.id], "Bram's deal only")
         self.assertEqual(deal_bram.deal_score, 8.0)
         self.assertEqual(deal_carl.deal_score, 0.0)
 
@@ -162,16 +159,9 @@ class TestIncrementalRecompute(LeadScoringCase):
         self.anna.category_id = [Command.link(vip.id)]
         vip.partner_ids = [Command.link(self.bram.id)]  # from the tag's side
         self.assertEqual(sorted(self.queued_ids()), sorted((self.anna | self.bram).ids))
-        rule_class = type(tags.rule_ids)
-        with patch.object(
-            rule_class,
-            "_sync_points_sql",
-            autospec=True,
-            side_effect=rule_class._sync_points_sql,
-        ) as statement:
-            self.recompute()
+        statements = self.recompute_and_watch_rules()
         self.assertEqual(
-            [(call.args[0], sorted(call.args[4])) for call in statement.call_args_list],
+            [(rule, sorted(ids)) for rule, ids in statements],
             [(tags.rule_ids, sorted((self.anna | self.bram).ids))],
             "the tag rule looked at Anna and Bram only; the country rule did not run",
         )
