@@ -73,17 +73,24 @@ class LeadScoringThresholdCrossing(models.Model):
         self.env.cr.execute(
             SQL(
                 """
+                WITH armed AS MATERIALIZED (
+                    -- The few armed scores first; only they need their record
+                    -- read (active), not the thousands already above.
+                    SELECT s.%(column)s AS target_id, s.score
+                      FROM lead_scoring_score s
+                     WHERE s.model_id = %(model)s AND s.score >= %(value)s %(restrict)s
+                       AND NOT EXISTS (
+                           SELECT 1 FROM lead_scoring_threshold_crossing c
+                            WHERE c.threshold_id = %(threshold)s
+                              AND c.%(column)s = s.%(column)s)
+                )
                 INSERT INTO lead_scoring_threshold_crossing (
                     threshold_id, %(column)s, date, score,
                     create_uid, create_date, write_uid, write_date)
-                SELECT %(threshold)s, s.%(column)s, %(now)s, s.score,
+                SELECT %(threshold)s, armed.target_id, %(now)s, armed.score,
                        %(uid)s, %(now)s, %(uid)s, %(now)s
-                  FROM lead_scoring_score s
-                  JOIN %(table)s t ON t.id = s.%(column)s AND t.active
-                 WHERE s.model_id = %(model)s AND s.score >= %(value)s %(restrict)s
-                   AND NOT EXISTS (
-                       SELECT 1 FROM lead_scoring_threshold_crossing c
-                        WHERE c.threshold_id = %(threshold)s AND c.%(column)s = s.%(column)s)
+                  FROM armed
+                  JOIN %(table)s t ON t.id = armed.target_id AND t.active
                 ON CONFLICT DO NOTHING
                 RETURNING %(column)s
                 """,
