@@ -7,6 +7,7 @@ from . import lead_scoring_band
 from . import lead_scoring_threshold
 from . import lead_scoring_threshold_crossing
 from . import lead_scoring_change
+from . import lead_scoring_refresh
 from . import lead_scoring_automation
 from . import lead_scoring_mixin
 from . import res_partner

@@ -361,11 +361,15 @@ class LeadScoringModel(models.Model):
             changed = scores._refresh_scores(self, now)
             self.scores_dirty = False
             records._lead_scoring_sync_primary_score(scoring_model=self)
+            self.env["lead.scoring.refresh"]._clear(self)
         else:
+            changed = {}
             target_ids = scores._targets_to_refresh(self, now)
-            changed = scores._refresh_scores(self, now, target_ids) if target_ids else {}
-            records._lead_scoring_sync_primary_score(target_ids=list(changed))
-        _logger.info("Lead scoring: model %s recomputed, %d scores written", self.id, len(changed))
+            if target_ids:
+                changed = scores._refresh_scores(self, now, target_ids)
+                records._lead_scoring_sync_primary_score(target_ids=list(changed))
+                self.env["lead.scoring.refresh"]._clear(self)
+        _logger.info("Lead scoring: model %s recomputed, %d scores changed", self.id, len(changed))
         self.date_last_recompute = now
 
     def _sync_primary_scores_of(self, target):

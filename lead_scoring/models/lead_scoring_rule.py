@@ -383,7 +383,7 @@ class LeadScoringRule(models.Model):
         # a ledger "known" to be empty turns quadratic as the statement fills
         # it). The two data-modifying parts touch disjoint records (those that
         # stopped matching, those that started), so one snapshot serves both.
-        # The records whose lines changed get their score marked for refresh,
+        # The records whose lines changed are queued for a score refresh,
         # unless the whole model is refreshed anyway.
         self.ensure_one()
         scoring_model = self.model_id
@@ -421,20 +421,13 @@ class LeadScoringRule(models.Model):
                   FROM (SELECT id FROM matching EXCEPT SELECT target_id FROM open_lines) new
                 ON CONFLICT DO NOTHING
                 RETURNING %(column)s AS target_id
-            ), marked AS (
-                INSERT INTO lead_scoring_score AS s (
-                    model_id, %(column)s, score, needs_refresh,
-                    create_uid, create_date, write_uid, write_date)
-                SELECT %(model)s, touched.target_id, 0.0, TRUE,
-                       %(uid)s, %(now)s, %(uid)s, %(now)s
-                  FROM (SELECT target_id FROM closed UNION SELECT target_id FROM opened) touched
-                 WHERE (SELECT scores_dirty FROM lead_scoring_model
-                         WHERE id = %(model)s) IS NOT TRUE
-                ON CONFLICT (model_id, %(column)s) DO UPDATE SET needs_refresh = TRUE
-                 WHERE s.needs_refresh IS NOT TRUE
-            )
+            ), marked AS (%(mark)s)
             SELECT (SELECT count(*) FROM closed), (SELECT count(*) FROM opened)
             """,
+            mark=self.env["lead.scoring.refresh"]._insert_sql(
+                scoring_model,
+                SQL("SELECT target_id FROM closed UNION SELECT target_id FROM opened"),
+            ),
             match=match.select("id"),
             column=column,
             restrict_lines=restrict_lines,

@@ -37,13 +37,6 @@ class LeadScoringScore(models.Model):
     )
     band_color = fields.Integer(related="band_id.color")
     date_last_change = fields.Datetime("Last Change", readonly=True)
-    needs_refresh = fields.Boolean(
-        readonly=True,
-        copy=False,
-        help="Technical: a rule opened or closed a line of this record since the "
-        "score was computed. Set by the statement that changes the ledger, so that "
-        "a run that dies before the refresh leaves it for the next run.",
-    )
     next_threshold_id = fields.Many2one(
         "lead.scoring.threshold", compute="_compute_next_threshold", string="Next Threshold Up"
     )
@@ -63,13 +56,6 @@ class LeadScoringScore(models.Model):
     ]
 
     def init(self):
-        # The few scores a recompute must refresh, among millions.
-        self.env.cr.execute(
-            """
-            CREATE INDEX IF NOT EXISTS lead_scoring_score_needs_refresh_idx
-                ON lead_scoring_score (model_id) WHERE needs_refresh
-            """
-        )
         # Thresholds fire for the scores at or above a value: a range, not a scan.
         self.env.cr.execute(
             """
@@ -114,15 +100,14 @@ class LeadScoringScore(models.Model):
         """Recompute scores of a model from its live lines, in one statement.
 
         The same statement marks lines whose expiry has come as no longer
-        live, gives each changed score its band and clears the refresh marks.
-        Only scores whose value or band changed, or that were marked, are
-        written.
+        live and gives each changed score its band. Only scores whose value
+        or band changed are written.
 
         :param target_ids: restrict to these records (default: all of the model)
         :param new_lines: optional data-modifying SQL that inserts ledger lines
             and returns ``(target_id, points)``: they count in the same
             statement (the statement's snapshot does not see its own inserts)
-        :return: ``{record id: (new score, new band id)}`` of the written scores
+        :return: ``{record id: (new score, new band id)}`` of the changed scores
         """
         column = SQL.identifier(scoring_model._target_column())
         restrict_points = restrict_scores = SQL()
@@ -181,12 +166,10 @@ class LeadScoringScore(models.Model):
                        date_last_change = CASE WHEN s.score IS DISTINCT FROM EXCLUDED.score
                                                THEN EXCLUDED.date_last_change
                                                ELSE s.date_last_change END,
-                       needs_refresh = FALSE,
                        write_uid = EXCLUDED.write_uid,
                        write_date = EXCLUDED.write_date
                  WHERE s.score IS DISTINCT FROM EXCLUDED.score
                     OR s.band_id IS DISTINCT FROM EXCLUDED.band_id
-                    OR s.needs_refresh
                 RETURNING s.%(column)s, s.score, s.band_id
                 """,
                 column=column,
@@ -203,9 +186,7 @@ class LeadScoringScore(models.Model):
         changed = {
             target_id: (score, band_id) for target_id, score, band_id in self.env.cr.fetchall()
         }
-        self.invalidate_model(
-            ["score", "band_id", "date_last_change", "needs_refresh", "write_uid", "write_date"]
-        )
+        self.invalidate_model(["score", "band_id", "date_last_change", "write_uid", "write_date"])
         self.env["lead.scoring.point"].invalidate_model(["is_live"])
         return changed
 
@@ -218,8 +199,7 @@ class LeadScoringScore(models.Model):
         self.env.cr.execute(
             SQL(
                 """
-                SELECT s.%(column)s FROM lead_scoring_score s
-                 WHERE s.model_id = %(model)s AND s.needs_refresh
+                %(queued)s
                  UNION
                 SELECT p.%(column)s FROM lead_scoring_point p
                  WHERE p.model_id = %(model)s AND p.closed_date IS NULL
@@ -228,6 +208,7 @@ class LeadScoringScore(models.Model):
                 column=SQL.identifier(scoring_model._target_column()),
                 model=scoring_model.id,
                 now=now,
+                queued=self.env["lead.scoring.refresh"]._queued_ids_sql(scoring_model),
             )
         )
         return [target_id for (target_id,) in self.env.cr.fetchall()]
