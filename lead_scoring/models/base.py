@@ -11,7 +11,7 @@ class Base(models.AbstractModel):
         res = super().modified(fnames, create=create, before=before)
         if before or create or not self._ids or "lead.scoring.rule" not in self.env:
             return res
-        triggers = self.env["lead.scoring.rule"]._related_triggers().get(self._name)
+        triggers = self.env["lead.scoring.rule"]._active_triggers()[1].get(self._name)
         if not triggers:
             return res
         ids = [record_id for record_id in self._ids if isinstance(record_id, int)]

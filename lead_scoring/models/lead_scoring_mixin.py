@@ -2,10 +2,10 @@ from collections import defaultdict
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError
-from odoo.tools import SQL, split_every, sql
+from odoo.tools import SQL, split_every
 
 from .lead_scoring_model import TARGETS
-from .lead_scoring_rule import ALWAYS_WATCHED, DOMAIN_ERRORS
+from .lead_scoring_rule import ALWAYS_WATCHED
 
 # Records written per ORM call when a score field changes: big enough to keep
 # the number of statements low, small enough to bound the ORM's memory.
@@ -118,32 +118,13 @@ class LeadScoringMixin(models.AbstractModel):
             changes._record(self._lead_scoring_target, ids, field_names)
 
     @api.model
-    @tools.ormcache()
     def _lead_scoring_watched_fields(self):
         """Fields whose changes the rules evaluated on changed records must
         see: those their domains read (and what those are computed from),
         plus what decides whether a record is scored at all. Rules that read
         other records are evaluated on every record anyway."""
-        if not sql.table_exists(self.env.cr, "lead_scoring_rule"):
-            return frozenset()  # the addon is being uninstalled: its tables are gone
-        rules = (
-            self.env["lead.scoring.rule"]
-            .sudo()
-            .with_context(active_test=True)
-            .search(
-                [
-                    ("model_id.target", "=", self._lead_scoring_target),
-                    ("model_id.active", "=", True),
-                ]
-            )
-        )
-        names = set(ALWAYS_WATCHED)
-        for rule in rules:
-            try:
-                names |= rule._fields_read(rule._match_domain()) or set()
-            except DOMAIN_ERRORS:
-                continue  # a broken rule: the engine logs it and skips it
-        return frozenset(names)
+        watched = self.env["lead.scoring.rule"]._active_triggers()[0]
+        return watched.get(self._lead_scoring_target, frozenset(ALWAYS_WATCHED))
 
     def _lead_scoring_check_score_write(self, vals):
         """Scores are the engine's (which writes as superuser): refuse them from

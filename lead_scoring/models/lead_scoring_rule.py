@@ -217,11 +217,11 @@ class LeadScoringRule(models.Model):
             try:
                 with cr.savepoint(flush=False):
                     domain = rule._match_domain()
+                    fields_read = rule._fields_read(domain)
                     changed_ids = None
-                    if not rule._needs_full_evaluation(domain, now):
+                    if not rule._needs_full_evaluation(domain, fields_read, now):
                         changed_ids = changes._taken_ids(
-                            rule.model_id.target,
-                            rule._fields_read(domain) | set(ALWAYS_WATCHED),
+                            rule.model_id.target, fields_read | set(ALWAYS_WATCHED)
                         )
                         if not changed_ids:
                             continue  # none of the fields it reads changed since the last run
@@ -250,14 +250,14 @@ class LeadScoringRule(models.Model):
                 closed,
             )
 
-    def _needs_full_evaluation(self, domain, now):
+    def _needs_full_evaluation(self, domain, fields_read, now):
         """Whether the rule must be evaluated on every record this run.
 
         Evaluating only the records changed since the last run gives the same
         result when the evaluated domain did not change since the last full
         evaluation (a relative date rolls over once a day) and every change
         that can change its result is one the ORM reports on the record or on
-        a record it points to (see ``_domain_triggers``).
+        a record it points to (``fields_read`` is not None, see ``_fields_read``).
         """
         self.ensure_one()
         return (
@@ -265,19 +265,13 @@ class LeadScoringRule(models.Model):
             or not self.date_full_evaluation
             or self.date_full_evaluation + FULL_EVALUATION_INTERVAL <= now
             or self.evaluated_domain != repr(domain)
-            or not self._is_traceable(domain)
+            or fields_read is None
         )
-
-    def _is_traceable(self, domain):
-        """Whether every change that can change the result of the domain is
-        reported by the ORM on the record itself or on a record it points to
-        (its customer, the customer's country), so that the records changed
-        since the last run are the only ones to evaluate."""
-        return self._domain_triggers(domain) is not None
 
     def _fields_read(self, domain):
         """The record's own fields whose changes can change the result of the
-        domain (for a path, its first field), or None (see ``_domain_triggers``)."""
+        domain (for a path, its first field), or None when some change cannot
+        be traced back to the record (see ``_domain_triggers``)."""
         triggers = self._domain_triggers(domain)
         if triggers is None:
             return None
@@ -353,28 +347,35 @@ class LeadScoringRule(models.Model):
 
     @api.model
     @tools.ormcache()
-    def _related_triggers(self):
-        """Changes of other records that the rules must see, from the active
-        rules of active models: ``{model name: {field name: ((target, path,
-        first field of the path), ...)}}``."""
+    def _active_triggers(self):
+        """What the active rules of active models must hear of, read once:
+        ``(watched, related)`` with ``watched = {target: field names of the
+        scored record}`` (``ALWAYS_WATCHED`` included) and ``related =
+        {model name: {field name: ((target, path, first field of the path),
+        ...)}}`` for changes of records the scored records point to."""
         if not sql.table_exists(self.env.cr, self._table):
-            return {}  # the addon is being uninstalled: its tables are gone
+            return {}, {}  # the addon is being uninstalled: its tables are gone
         rules = self.sudo().with_context(active_test=True).search([("model_id.active", "=", True)])
-        triggers = defaultdict(lambda: defaultdict(set))
+        watched = defaultdict(lambda: set(ALWAYS_WATCHED))
+        related = defaultdict(lambda: defaultdict(set))
         for rule in rules:
+            target = rule.model_id.target
             try:
                 found = rule._domain_triggers(rule._match_domain()) or ()
             except DOMAIN_ERRORS:
                 continue  # a broken rule: the engine logs it and skips it
             for model_name, field_name, path in found:
                 if path:
-                    triggers[model_name][field_name].add(
-                        (rule.model_id.target, path, path.split(".")[0])
-                    )
-        return {
-            model_name: {name: tuple(sorted(paths)) for name, paths in by_field.items()}
-            for model_name, by_field in triggers.items()
-        }
+                    related[model_name][field_name].add((target, path, path.split(".")[0]))
+                else:
+                    watched[target].add(field_name)
+        return (
+            {target: frozenset(names) for target, names in watched.items()},
+            {
+                model_name: {name: tuple(sorted(paths)) for name, paths in by_field.items()}
+                for model_name, by_field in related.items()
+            },
+        )
 
     def _sync_points_sql(self, domain, now, expire_date, changed_ids=None):
         # The matching records and the rule's open lines are each read once

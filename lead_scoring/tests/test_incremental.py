@@ -56,7 +56,7 @@ class TestIncrementalRecompute(LeadScoringCase):
         return [(call.args[0], call.args[4]) for call in statement.call_args_list]
 
     def traceable(self, domain):
-        return self.profiel.rule_ids._is_traceable(domain)
+        return self.profiel.rule_ids._fields_read(domain) is not None
 
     @freeze_time("2026-06-01 08:00")
     def test_cron_evaluates_the_saved_records_and_daily_all(self):
