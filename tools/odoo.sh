@@ -19,6 +19,11 @@ if ! odoo_root=$("$PYTHON" -c 'import os, odoo; print(os.path.dirname(os.path.di
     exit 1
 fi
 addons="$odoo_root/addons,$odoo_root/odoo/addons,$repo"
+# Odoo's own test classes of res.partner, res.users and the contact merge wizard.
+base_suites=TestPartner,TestPartnerAddressCompany,TestPartnerForm,TestPartnerRecursion
+base_suites=$base_suites,TestMergePartner,TestUsers,TestUsers2,TestUsersGroupWarning
+base_suites=$base_suites,TestUsersTweaks,TestUsersIdentitycheck
+ODOO_SUITES="/crm,/test_base_automation,/base:${base_suites//,/,/base:}"
 
 "$repo/tools/pg.sh"
 
@@ -36,6 +41,13 @@ test)
         --http-port="${HTTP_PORT:-8079}" 2>&1 | tee "$log" || true
     summary_args=()
     if [ -z "${TEST_TAGS:-}" ]; then
+        # Odoo's own suites of what the addon extends, run with the addon loaded
+        # (see tools/run_suites.py): crm, base_automation (through its test
+        # app, installed after lead_scoring), res.partner, res.users, the merge wizard.
+        "$PYTHON" -m odoo "${common[@]}" -i test_base_automation --stop-after-init \
+            --log-level=warn 2>&1 | tee -a "$log" || true
+        "$PYTHON" "$repo/tools/run_suites.py" crm,test_base_automation,base "$ODOO_SUITES" \
+            "${common[@]}" --log-level=test --http-port="${HTTP_PORT:-8079}" 2>&1 | tee -a "$log" || true
         # The full run also installs, upgrades and uninstalls on a throwaway database.
         "$PYTHON" "$repo/tools/lifecycle_check.py" "${db}_lifecycle" "$addons" 2>&1 | tee -a "$log" || true
         summary_args=(--require-lifecycle)

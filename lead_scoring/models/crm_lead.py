@@ -51,3 +51,9 @@ class CrmLead(models.Model):
         ondelete="set null",
         index="btree_not_null",
     )
+
+    def _merge_dependences(self, opportunities):
+        # The deal-model points of the opportunities merged away count for
+        # the one that stays.
+        opportunities._lead_scoring_merge_into(self)
+        return super()._merge_dependences(opportunities)

@@ -3,7 +3,7 @@ import math
 from datetime import timedelta
 
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.tools import SQL, email_normalize
 
 from .lead_scoring_rule import EXPIRE_UNITS
@@ -111,6 +111,7 @@ class IrActionsServer(models.Model):
         records = eval_context.get("records") or eval_context.get("record")
         if not records:
             return False
+        self._lead_score_check_caller(eval_context["env"])
         scoring_model = self.sudo().score_model_id
         if not scoring_model.active:
             _logger.info(
@@ -129,6 +130,26 @@ class IrActionsServer(models.Model):
             action=self,
         )
         return False
+
+    def _lead_score_check_caller(self, caller_env):
+        """Points come from the automations' real triggers (Odoo's automation
+        engine and the thresholds run actions as superuser), the events API,
+        the engine and managers: refuse anyone else who runs the action
+        directly (a button, ``run()`` over RPC)."""
+        if caller_env.su or caller_env.user.has_group("lead_scoring.group_lead_scoring_manager"):
+            return
+        _logger.warning(
+            "Lead scoring: user %s tried to run Adjust score action %s directly; refused",
+            caller_env.user.login,
+            self.id,
+        )
+        raise AccessError(
+            self.env._(
+                'Only automations and scoring managers can run "%(action)s": '
+                "points cannot be added by hand.",
+                action=self.name,
+            )
+        )
 
     def _lead_score_awards(self, records, scoring_model):
         """``[(target_id, points, reason)]`` for the records that get points."""

@@ -1,11 +1,18 @@
 from collections import defaultdict
 
+from markupsafe import Markup
+
 from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError
 from odoo.tools import SQL, split_every
 
 from .lead_scoring_model import TARGETS
 from .lead_scoring_rule import ALWAYS_WATCHED
+
+# Set only by Python code (an RPC context is JSON and cannot hold it) while
+# Odoo's merge copies the merged records' field values onto the survivor: the
+# survivor's score comes from the ledger merged into it, not from those values.
+KEEP_SCORES = object()
 
 # Records written per ORM call when a score field changes: big enough to keep
 # the number of statements low, small enough to bound the ORM's memory.
@@ -87,12 +94,13 @@ class LeadScoringMixin(models.AbstractModel):
 
     @api.model_create_multi
     def create(self, vals_list):
-        for vals in vals_list:
-            self._lead_scoring_check_score_write(vals)
+        if not self.env.su:
+            vals_list = [self._lead_scoring_without_score_values(vals) for vals in vals_list]
         return super().create(vals_list)
 
     def write(self, vals):
-        self._lead_scoring_check_score_write(vals)
+        if not self.env.su:
+            vals = self._lead_scoring_without_score_values(vals)
         return super().write(vals)
 
     def modified(self, fnames, create=False, before=False):
@@ -126,13 +134,36 @@ class LeadScoringMixin(models.AbstractModel):
         watched = self.env["lead.scoring.rule"]._active_triggers()[0]
         return watched.get(self._lead_scoring_target, frozenset(ALWAYS_WATCHED))
 
-    def _lead_scoring_check_score_write(self, vals):
-        """Scores are the engine's (which writes as superuser): refuse them from
-        anyone else, whatever the context says (a caller can set the context)."""
-        if not self.env.su and set(self._lead_scoring_fields()) & vals.keys():
-            raise AccessError(
-                self.env._("Scores are computed from the score history; add points instead.")
-            )
+    def _lead_scoring_without_score_values(self, vals):
+        """``vals`` without the primary score and band fields, for a writer
+        that is not the engine (the engine writes as superuser).
+
+        A value that leaves a record's score as it is passes silently: the
+        default a form, ``res.users`` (by delegation) or an import sends along,
+        the current value a form saves back, what Odoo's contact merge copies
+        while :data:`KEEP_SCORES` is set. A change is refused, whatever the
+        context says (an RPC caller chooses its context).
+        """
+        names = set(self._lead_scoring_fields()) & vals.keys()
+        if not names:
+            return vals
+        vals = dict(vals)
+        offered = {name: vals.pop(name) for name in names}
+        if self.env.context.get("lead_scoring_keep_scores") is KEEP_SCORES:
+            return vals
+        current = (
+            [{name: record[name] for name in names} for record in self.sudo()]
+            if self
+            else [{name: self._fields[name].convert_to_record(None, self) for name in names}]
+        )
+        for name, raw in offered.items():
+            field = self._fields[name]
+            value = field.convert_to_record(field.convert_to_cache(raw, self), self)
+            if any(values[name] != value for values in current):
+                raise AccessError(
+                    self.env._("Scores are computed from the score history; add points instead.")
+                )
+        return vals
 
     def _lead_scoring_fields(self):
         """Names of the primary score and band fields of this model."""
@@ -226,6 +257,58 @@ class LeadScoringMixin(models.AbstractModel):
         self._lead_scoring_write_by_value(
             ((score, band and int(band)), ids) for (score, band), ids in self.env.cr.fetchall()
         )
+
+    def _lead_scoring_merge_into(self, survivor):
+        """Give ``survivor`` the score history of these records, which a merge
+        (contacts, opportunities) is about to delete.
+
+        Their rule lines are closed (the survivor's own rule lines stand and
+        the next run evaluates the rules on its merged values), then every
+        line moves to the survivor: earned action, API and manual points keep
+        counting, the closed history stays readable. Threshold crossings move
+        too, so a threshold that fired for one of them does not fire again
+        for the survivor. The survivor's scores are refreshed at once. Done
+        before Odoo's generic foreign-key update, which would delete the rows
+        that clash with the survivor's own.
+        """
+        survivor.ensure_one()
+        merged = self - survivor
+        if not merged:
+            return
+        column = TARGETS[self._lead_scoring_target][1]
+        now = fields.Datetime.now()
+        env = self.env(su=True)
+        self.env.flush_all()
+        moved = env["lead.scoring.point"]._merge_lines(column, merged.ids, survivor.id, now)
+        env["lead.scoring.threshold.crossing"]._merge_crossings(column, merged.ids, survivor.id)
+        model_ids = env["lead.scoring.score"]._merge_scores(column, merged.ids, survivor.id)
+        points = env["lead.scoring.point"]
+        for scoring_model in env["lead.scoring.model"].browse(sorted(model_ids | moved.keys())):
+            changed = env["lead.scoring.score"]._refresh_scores(scoring_model, now, [survivor.id])
+            points._after_scores_changed(scoring_model, changed)
+        if moved and hasattr(survivor, "_message_log"):
+            survivor.sudo()._message_log(body=self._lead_scoring_merge_note(merged, moved))
+
+    def _lead_scoring_merge_note(self, merged, moved):
+        """Chatter note of the survivor of a merge: whose points came in."""
+        items = Markup("").join(
+            Markup("<li>%s</li>")
+            % self.env._(
+                "%(model)s: %(count)s lines, %(points)s live points",
+                model=scoring_model.name,
+                count=count,
+                points=format(points, "+g"),
+            )
+            for scoring_model, (count, points) in (
+                (self.env["lead.scoring.model"].sudo().browse(model_id), counts)
+                for model_id, counts in sorted(moved.items())
+            )
+        )
+        header = self.env._(
+            "Score history of %(records)s merged in (their rule lines closed):",
+            records=", ".join(merged.mapped("display_name")),
+        )
+        return Markup("<p>%s</p><ul>%s</ul>") % (header, items)
 
     def action_open_lead_scoring_points(self):
         """Smart button "Score history": this record's ledger, live lines first."""

@@ -196,6 +196,52 @@ class LeadScoringPoint(models.Model):
             lines._after_scores_changed(scoring_model, changed)
 
     @api.model
+    def _merge_lines(self, column, merged_ids, survivor_id, now):
+        """Close the open rule lines of records merged away, then move all
+        their lines to the survivor (see ``lead.scoring.mixin._lead_scoring_merge_into``).
+
+        :return: ``{model id: (lines moved, live points moved)}``
+        """
+        column = SQL.identifier(column)
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE lead_scoring_point
+                   SET closed_date = %(now)s, is_live = FALSE,
+                       write_date = %(now)s, write_uid = %(uid)s
+                 WHERE %(column)s = ANY(%(merged)s) AND rule_id IS NOT NULL
+                   AND closed_date IS NULL
+                """,
+                column=column,
+                merged=merged_ids,
+                now=now,
+                uid=self.env.uid,
+            )
+        )
+        self.env.cr.execute(
+            SQL(
+                """
+                WITH moved AS (
+                    UPDATE lead_scoring_point
+                       SET %(column)s = %(survivor)s, write_date = %(now)s, write_uid = %(uid)s
+                     WHERE %(column)s = ANY(%(merged)s)
+                 RETURNING model_id, points, is_live
+                )
+                SELECT model_id, count(*), COALESCE(SUM(points) FILTER (WHERE is_live), 0)
+                  FROM moved GROUP BY model_id
+                """,
+                column=column,
+                survivor=survivor_id,
+                merged=merged_ids,
+                now=now,
+                uid=self.env.uid,
+            )
+        )
+        moved = {model_id: (count, points) for model_id, count, points in self.env.cr.fetchall()}
+        self.invalidate_model()
+        return moved
+
+    @api.model
     def _demo_load_engagement(self, entries):
         """Demo data: engagement lines dated some days back, as the API would post them."""
         scoring_model = self.env.ref("lead_scoring.lead_scoring_model_demo_betrokkenheid")

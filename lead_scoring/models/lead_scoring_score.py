@@ -191,6 +191,33 @@ class LeadScoringScore(models.Model):
         return changed
 
     @api.model
+    def _merge_scores(self, column, merged_ids, survivor_id):
+        """Drop the score rows of records merged away (the survivor's are
+        refreshed from the merged ledger).
+
+        :return: ids of the models that scored any of the merged records or the survivor
+        """
+        self.flush_model()
+        self.env.cr.execute(
+            SQL(
+                """
+                WITH dropped AS (
+                    DELETE FROM lead_scoring_score WHERE %(column)s = ANY(%(merged)s)
+                 RETURNING model_id
+                )
+                SELECT model_id FROM dropped
+                 UNION
+                SELECT model_id FROM lead_scoring_score WHERE %(column)s = %(survivor)s
+                """,
+                column=SQL.identifier(column),
+                merged=merged_ids,
+                survivor=survivor_id,
+            )
+        )
+        self.invalidate_model()
+        return {model_id for (model_id,) in self.env.cr.fetchall()}
+
+    @api.model
     def _targets_to_refresh(self, scoring_model, now):
         """Records of a model whose score may have changed since it was last
         computed: a rule changed their lines, or a live line expired."""

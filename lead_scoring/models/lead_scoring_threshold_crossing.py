@@ -39,6 +39,39 @@ class LeadScoringThresholdCrossing(models.Model):
         return SQL("AND s.%s = ANY(%s)", column, list(target_ids))
 
     @api.model
+    def _merge_crossings(self, column, merged_ids, survivor_id):
+        """A threshold that fired for a record merged away counts as fired for
+        the survivor: the merge must not fire it a second time."""
+        column = SQL.identifier(column)
+        self.flush_model()
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO lead_scoring_threshold_crossing (
+                    threshold_id, %(column)s, date, score,
+                    create_uid, create_date, write_uid, write_date)
+                SELECT DISTINCT ON (threshold_id) threshold_id, %(survivor)s, date, score,
+                       create_uid, create_date, write_uid, write_date
+                  FROM lead_scoring_threshold_crossing
+                 WHERE %(column)s = ANY(%(merged)s)
+                 ORDER BY threshold_id, date
+                ON CONFLICT DO NOTHING
+                """,
+                column=column,
+                survivor=survivor_id,
+                merged=merged_ids,
+            )
+        )
+        self.env.cr.execute(
+            SQL(
+                "DELETE FROM lead_scoring_threshold_crossing WHERE %s = ANY(%s)",
+                column,
+                merged_ids,
+            )
+        )
+        self.invalidate_model()
+
+    @api.model
     def _rearm(self, threshold, target_ids=None):
         """Forget the crossings of records whose score is now below the threshold."""
         column = SQL.identifier(threshold.model_id._target_column())

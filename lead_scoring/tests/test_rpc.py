@@ -1,6 +1,6 @@
 from xmlrpc.client import Fault
 
-from odoo.tests import get_db_name, tagged
+from odoo.tests import get_db_name, new_test_user, tagged
 
 from odoo.addons.base.controllers.rpc import RPC_FAULT_CODE_ACCESS_ERROR
 
@@ -92,3 +92,29 @@ class TestRpcAccess(LeadScoringHttpCase):
                 fields=["contact_score"],
             )
         self.assertEqual(caught.exception.faultCode, RPC_FAULT_CODE_ACCESS_ERROR)
+
+    def test_salesman_cannot_run_adjust_score_by_hand(self):
+        action = self.env["ir.actions.server"].create(
+            {
+                "name": "E-mail beantwoord",
+                "model_id": self.env["ir.model"]._get_id("res.partner"),
+                "state": "lead_score",
+                "score_model_id": self.profiel.id,
+                "score_points": 10.0,
+            }
+        )
+        prospect = self.env["res.partner"].with_user(self.salesman).create({"name": "Prospect"})
+        context = {"active_model": "res.partner", "active_ids": prospect.ids}
+        with self.assertRaises(Fault) as caught:
+            self.call("ls_salesman", "ir.actions.server", "run", [action.id], context=context)
+        self.assertEqual(caught.exception.faultCode, RPC_FAULT_CODE_ACCESS_ERROR)
+        self.assertFalse(self.Point.search([("partner_id", "=", prospect.id)]))
+        self.call("ls_manager", "ir.actions.server", "run", [action.id], context=context)
+        self.assertEqual(self.score_of(self.profiel, prospect), 10.0)
+
+    def test_admin_creates_a_user(self):
+        new_test_user(
+            self.env, login="ls_admin", groups="base.group_system,base.group_partner_manager"
+        )
+        user_id = self.call("ls_admin", "res.users", "create", {"name": "Nieuw", "login": "nieuw"})
+        self.assertTrue(self.env["res.users"].browse(user_id).partner_id)
