@@ -2,7 +2,7 @@
     "name": "Lead Scoring",
     "summary": "Contact and deal scores from rules and automations, "
     "with expiring points, a ledger, thresholds and bands",
-    "version": "18.0.1.1.0",
+    "version": "18.0.1.2.0",
     "category": "Sales/CRM",
     "author": "lead_scoring contributors",
     "maintainers": ["lead_scoring"],
@@ -14,7 +14,6 @@
         "security/lead_scoring_security.xml",
         "security/ir.model.access.csv",
         "data/ir_cron_data.xml",
-        "data/ir_config_parameter_data.xml",
         "views/lead_scoring_point_views.xml",
         "views/lead_scoring_score_views.xml",
         "views/lead_scoring_rule_views.xml",

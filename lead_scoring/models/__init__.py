@@ -1,4 +1,3 @@
-from . import base
 from . import lead_scoring_model
 from . import lead_scoring_rule
 from . import lead_scoring_point

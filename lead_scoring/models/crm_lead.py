@@ -1,12 +1,18 @@
 from odoo import fields, models
+from odoo.tools.translate import LazyTranslate
+
+_lt = LazyTranslate(__name__)
 
 
 class CrmLead(models.Model):
     _name = "crm.lead"
     _inherit = ["crm.lead", "lead.scoring.mixin"]
     _lead_scoring_target = "deal"
+    _lead_scoring_target_label = _lt("Deals")
+    _lead_scoring_column = "lead_id"
     _lead_scoring_score_field = "deal_score"
     _lead_scoring_band_field = "deal_band_id"
+    _lead_scoring_sequence = 20
 
     deal_score = fields.Float(
         readonly=True,

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
-from odoo.tools import SQL, email_normalize
+from odoo.tools import SQL
 
 from .lead_scoring_rule import EXPIRE_UNITS
 
@@ -74,9 +74,9 @@ class IrActionsServer(models.Model):
             ):
                 raise ValidationError(self.env._("Expiry, cooldown and cap cannot be negative."))
             if action.score_target_field:
-                action._lead_score_check_path()
+                action._lead_scoring_check_path()
 
-    def _lead_score_check_path(self):
+    def _lead_scoring_check_path(self):
         model = self.env[self.model_id.model]
         for name in self.score_target_field.split("."):
             field = model._fields.get(name)
@@ -111,7 +111,7 @@ class IrActionsServer(models.Model):
         records = eval_context.get("records") or eval_context.get("record")
         if not records:
             return False
-        self._lead_score_check_caller(eval_context["env"])
+        self._lead_scoring_check_caller(eval_context["env"])
         scoring_model = self.sudo().score_model_id
         if not scoring_model.active:
             _logger.info(
@@ -120,7 +120,7 @@ class IrActionsServer(models.Model):
                 scoring_model.id,
             )
             return False
-        awards = self._lead_score_awards(records, scoring_model)
+        awards = self._lead_scoring_awards(records, scoring_model)
         self.env["lead.scoring.point"].sudo()._add_points(
             scoring_model,
             awards,
@@ -131,7 +131,7 @@ class IrActionsServer(models.Model):
         )
         return False
 
-    def _lead_score_check_caller(self, caller_env):
+    def _lead_scoring_check_caller(self, caller_env):
         """Points come from the automations' real triggers (Odoo's automation
         engine and the thresholds run actions as superuser), the events API,
         the engine and managers: refuse anyone else who runs the action
@@ -151,9 +151,9 @@ class IrActionsServer(models.Model):
             )
         )
 
-    def _lead_score_awards(self, records, scoring_model):
+    def _lead_scoring_awards(self, records, scoring_model):
         """``[(target_id, points, reason)]`` for the records that get points."""
-        targets = self._lead_score_targets(records, scoring_model)
+        targets = self._lead_scoring_scored_records(records, scoring_model)
         skipped = records - records.browse(list(targets))
         if skipped:
             _logger.info(
@@ -162,29 +162,29 @@ class IrActionsServer(models.Model):
                 skipped,
                 scoring_model.target_model,
             )
-        allowed = self._lead_score_allowed_points(scoring_model, set(targets.values()))
+        allowed = self._lead_scoring_allowed_points(scoring_model, set(targets.values()))
         awards = []
         for record_id, target_id in targets.items():
-            points = allowed.get(target_id, self._lead_score_capped(0.0))
+            points = allowed.get(target_id, self._lead_scoring_capped(0.0))
             if not points:
                 continue
             # A record counted once per run, even if two triggering records lead to it.
             allowed[target_id] = 0.0
-            awards.append((target_id, points, self._lead_score_reason(records.browse(record_id))))
+            awards.append((target_id, points, self._lead_scoring_reason(records.browse(record_id))))
         return awards
 
-    def _lead_score_reason(self, record):
+    def _lead_scoring_reason(self, record):
         # Automation Rules rename their actions after the action type: their own
         # name ("Opened mailing") is the one that tells why.
         return f"{self.base_automation_id.name or self.name}: {record.display_name}"
 
-    def _lead_score_targets(self, records, scoring_model):
+    def _lead_scoring_scored_records(self, records, scoring_model):
         """``{triggering record id: scored record id}`` for the records that have
         a target, active and inside the scoring model's company."""
         company = scoring_model.company_id
         targets = {}
         for record in records.sudo():
-            target = self._lead_score_target(record, scoring_model)
+            target = self._lead_scoring_scored_record(record, scoring_model)
             if (
                 target
                 and target._name == scoring_model.target_model
@@ -194,48 +194,17 @@ class IrActionsServer(models.Model):
                 targets[record.id] = target.id
         return targets
 
-    def _lead_score_target(self, record, scoring_model):
-        """The record scored for ``record``, in the order the documentation gives."""
-        target_model = scoring_model.target_model
+    def _lead_scoring_scored_record(self, record, scoring_model):
+        """The record scored for ``record``: the path when one is set, the
+        record itself, else what the scored model finds for it (contacts:
+        its partner, its document reference, the contact with its e-mail)."""
         if self.score_target_field:
             return record.mapped(self.score_target_field)[:1]
-        if record._name == target_model:
+        if record._name == scoring_model.target_model:
             return record
-        if (
-            scoring_model.target == "contact"
-            and "partner_id" in record._fields
-            and record._fields["partner_id"].comodel_name == "res.partner"
-            and record.partner_id
-        ):
-            return record.partner_id
-        # Messages, mailing traces, activities: a document reference.
-        for model_field in ("model", "res_model"):
-            if (
-                model_field in record._fields
-                and "res_id" in record._fields
-                and record[model_field] == target_model
-                and record.res_id
-            ):
-                target = self.env[target_model].browse(record.res_id).exists()
-                if target:
-                    return target
-        if scoring_model.target == "contact":
-            email = next(
-                (
-                    record[f]
-                    for f in ("email_normalized", "email_from", "email")
-                    if f in record._fields and record[f]
-                ),
-                False,
-            )
-            normalized = email and email_normalize(email)
-            if normalized:
-                return self.env["res.partner"].search(
-                    [("email_normalized", "=", normalized)], order="id", limit=1
-                )
-        return None
+        return self.env[scoring_model.target_model]._lead_scoring_find_target(record)
 
-    def _lead_score_allowed_points(self, scoring_model, target_ids):
+    def _lead_scoring_allowed_points(self, scoring_model, target_ids):
         """Points each target may still get from this action, after cooldown and cap.
 
         One query whatever the number of targets; targets absent from the
@@ -269,11 +238,11 @@ class IrActionsServer(models.Model):
         return {
             target_id: 0.0
             if self.score_cooldown_hours and in_cooldown
-            else self._lead_score_capped(held)
+            else self._lead_scoring_capped(held)
             for target_id, in_cooldown, held in self.env.cr.fetchall()
         }
 
-    def _lead_score_capped(self, held):
+    def _lead_scoring_capped(self, held):
         """This action's points, cut so that a record holds at most the cap."""
         points = self.score_points
         if self.score_max_points and points > 0:

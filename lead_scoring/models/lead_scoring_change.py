@@ -4,7 +4,7 @@ from functools import partial
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-from .lead_scoring_model import TARGETS
+from ..engine import registered_targets
 
 
 class LeadScoringChange(models.Model):
@@ -21,9 +21,7 @@ class LeadScoringChange(models.Model):
     _description = "Changed Scored Record"
     _log_access = False
 
-    target = fields.Selection(
-        [("contact", "Contacts"), ("deal", "Deals")], required=True, readonly=True
-    )
+    target = fields.Selection(selection="_selection_target", required=True, readonly=True)
     res_id = fields.Integer("Record ID", required=True, readonly=True)
     field_names = fields.Char(
         readonly=True,
@@ -33,6 +31,10 @@ class LeadScoringChange(models.Model):
     is_taken = fields.Boolean(
         readonly=True, help="Taken by the recompute that is running (or that died)."
     )
+
+    @api.model
+    def _selection_target(self):
+        return self.env["lead.scoring.model"]._selection_target()
 
     def init(self):
         self.env.cr.execute(
@@ -81,6 +83,18 @@ class LeadScoringChange(models.Model):
         self._pending(target)[1][path, field_name].update(related_ids)
 
     @api.model
+    def _record_related_changes(self, records, field_names):
+        """A rule reads ``records`` through a path (a deal's customer's
+        country): queue the scored records that point to them."""
+        triggers = self.env["lead.scoring.rule"]._active_triggers()[1].get(records._name)
+        ids = [record_id for record_id in records._ids if isinstance(record_id, int)]
+        if not triggers or not ids:
+            return
+        for field_name in field_names:
+            for target, path, first_field in triggers.get(field_name, ()):
+                self._record_related(target, path, first_field, ids)
+
+    @api.model
     def _write_recorded(self, target):
         """Write the changes recorded in this transaction (before commit, or
         before a recompute in this transaction looks at them)."""
@@ -88,7 +102,7 @@ class LeadScoringChange(models.Model):
         if not pending:
             return
         by_id, related = pending
-        records = self.env[TARGETS[target][0]].sudo().with_context(active_test=False)
+        records = self.env[self._target_model_name(target)].sudo().with_context(active_test=False)
         for (path, field_name), related_ids in related.items():
             for record_id in records._search([(path, "in", list(related_ids))]):
                 if by_id.get(record_id, ()) is not None:
@@ -162,8 +176,12 @@ class LeadScoringChange(models.Model):
         self.env.cr.execute(
             SQL(
                 "SELECT reltuples FROM pg_class WHERE oid = %s::regclass",
-                self.env[TARGETS[target][0]]._table,
+                self.env[self._target_model_name(target)]._table,
             )
         )
         row = self.env.cr.fetchone()
         return max(row[0], 0) if row else 0
+
+    @api.model
+    def _target_model_name(self, target):
+        return registered_targets(self.env)[target].model_name

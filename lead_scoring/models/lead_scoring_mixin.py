@@ -6,7 +6,7 @@ from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError
 from odoo.tools import SQL, split_every
 
-from .lead_scoring_model import TARGETS
+from ..engine import primary_score_changes_sql
 from .lead_scoring_rule import ALWAYS_WATCHED
 
 # Set only by Python code (an RPC context is JSON and cannot hold it) while
@@ -20,14 +20,26 @@ SCORE_WRITE_BATCH = 5000
 
 
 class LeadScoringMixin(models.AbstractModel):
-    """What scored records (contacts, deals) share: their primary score field,
-    kept equal to their score in the first active scoring model of their kind."""
+    """A scored Odoo model (a target): contacts, deals, or any model an addon
+    declares by inheriting this mixin and setting the attributes below (the
+    engine finds it in the registry; see ``engine.registered_targets``). Its
+    primary score field is kept equal to its score in the first active
+    scoring model of its kind."""
 
     _name = "lead.scoring.mixin"
     _description = "Scored Record"
+    # Key of the target, stored in lead.scoring.model.target ("contact").
     _lead_scoring_target = None
+    # Its label in the scoring model's Target selection (a lazy translation).
+    _lead_scoring_target_label = None
+    # Its many2one column in lead.scoring.point and lead.scoring.score ("partner_id").
+    _lead_scoring_column = None
+    # Its primary score and band fields ("contact_score", "contact_band_id").
     _lead_scoring_score_field = None
     _lead_scoring_band_field = None
+    # Run order among targets: a target whose thresholds create records of
+    # another target comes first, so that those are scored in the same run.
+    _lead_scoring_sequence = 100
 
     lead_scoring_point_count = fields.Integer(
         "Score History Lines",
@@ -36,7 +48,7 @@ class LeadScoringMixin(models.AbstractModel):
     )
 
     def _compute_lead_scoring_point_count(self):
-        column = TARGETS[self._lead_scoring_target][1]
+        column = self._lead_scoring_column
         counts = dict(
             self.env["lead.scoring.point"]._read_group(
                 [(column, "in", self.ids)], [column], ["__count"]
@@ -203,15 +215,7 @@ class LeadScoringMixin(models.AbstractModel):
         :param scoring_model: only the records whose primary model it is
         """
         score_field, band_field = self._lead_scoring_fields()
-        column = TARGETS[self._lead_scoring_target][1]
         shared, per_company = self._lead_scoring_primary_models()
-        if per_company:
-            per_company_sql = SQL(
-                "VALUES %s",
-                SQL(", ").join(SQL("(%s::int, %s::int)", c, m) for c, m in per_company),
-            )
-        else:
-            per_company_sql = SQL("SELECT NULL::int, NULL::int WHERE FALSE")
         restrict = SQL()
         if target_ids is not None:
             if not target_ids:
@@ -225,38 +229,28 @@ class LeadScoringMixin(models.AbstractModel):
             )
         self.flush_model([score_field, band_field, "company_id"])
         self.env["lead.scoring.score"].flush_model()
-        self.env.cr.execute(
-            SQL(
-                """
-                WITH per_company(company_id, model_id) AS (%(per_company)s)
-                SELECT ARRAY[new_score, new_band], array_agg(id ORDER BY id) FROM (
-                    SELECT t.id, COALESCE(s.score, 0.0) AS new_score,
-                           s.band_id::float8 AS new_band,
-                           COALESCE(t.%(score_field)s, 0.0) AS old_score,
-                           t.%(band_field)s::float8 AS old_band
-                      FROM %(table)s t
-                      LEFT JOIN per_company pc ON pc.company_id = t.company_id
-                      LEFT JOIN lead_scoring_score s
-                             ON s.model_id = COALESCE(pc.model_id, %(shared)s)
-                            AND s.%(column)s = t.id
-                     WHERE TRUE %(restrict)s
-                ) changes
-                 WHERE new_score IS DISTINCT FROM old_score
-                    OR new_band IS DISTINCT FROM old_band
-                 GROUP BY new_score, new_band
-                """,
-                per_company=per_company_sql,
-                shared=shared,
-                score_field=SQL.identifier(score_field),
-                band_field=SQL.identifier(band_field),
-                table=SQL.identifier(self._table),
-                column=SQL.identifier(column),
-                restrict=restrict,
-            )
-        )
+        self.env.cr.execute(primary_score_changes_sql(self, shared, per_company, restrict))
         self._lead_scoring_write_by_value(
             ((score, band and int(band)), ids) for (score, band), ids in self.env.cr.fetchall()
         )
+
+    @api.model
+    def _lead_scoring_find_target(self, record):
+        """The record of this model an "Adjust score" action scores when it
+        runs on ``record`` of another model: by default the record its
+        document reference (``model``/``res_model`` + ``res_id``: messages,
+        mailing traces, activities) points to."""
+        for model_field in ("model", "res_model"):
+            if (
+                model_field in record._fields
+                and "res_id" in record._fields
+                and record[model_field] == self._name
+                and record.res_id
+            ):
+                target = self.browse(record.res_id).exists()
+                if target:
+                    return target
+        return self.browse()
 
     def _lead_scoring_merge_into(self, survivor):
         """Give ``survivor`` the score history of these records, which a merge
@@ -275,12 +269,14 @@ class LeadScoringMixin(models.AbstractModel):
         merged = self - survivor
         if not merged:
             return
-        column = TARGETS[self._lead_scoring_target][1]
+        column = self._lead_scoring_column
         now = fields.Datetime.now()
         env = self.env(su=True)
         self.env.flush_all()
         moved = env["lead.scoring.point"]._merge_lines(column, merged.ids, survivor.id, now)
-        env["lead.scoring.threshold.crossing"]._merge_crossings(column, merged.ids, survivor.id)
+        env["lead.scoring.threshold.crossing"]._merge_crossings(
+            self._lead_scoring_target, merged.ids, survivor.id
+        )
         model_ids = env["lead.scoring.score"]._merge_scores(column, merged.ids, survivor.id)
         points = env["lead.scoring.point"]
         for scoring_model in env["lead.scoring.model"].browse(sorted(model_ids | moved.keys())):
@@ -313,7 +309,7 @@ class LeadScoringMixin(models.AbstractModel):
     def action_open_lead_scoring_points(self):
         """Smart button "Score history": this record's ledger, live lines first."""
         self.ensure_one()
-        column = TARGETS[self._lead_scoring_target][1]
+        column = self._lead_scoring_column
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "lead_scoring.lead_scoring_point_action"
         )

@@ -7,7 +7,12 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tools import SQL
 
+from ..engine import find_targets
 from .lead_scoring_rule import expire_date_from
+
+# Closed and expired lines older than this many days are removed (0 = kept forever).
+RETENTION_PARAM = "lead_scoring.ledger_retention_days"
+DEFAULT_RETENTION_DAYS = 730
 
 SOURCES = [
     ("rule", "Rule"),
@@ -62,20 +67,25 @@ class LeadScoringPoint(models.Model):
         "last evaluated the record.",
     )
 
-    _sql_constraints = [
-        (
-            "one_target",
-            "CHECK((partner_id IS NULL) != (lead_id IS NULL))",
-            "A ledger line scores exactly one contact or one deal.",
-        ),
-    ]
-
     def init(self):
         # The ledger grows without end; these indexes serve the engine's hot queries.
+        columns = [target.column for target in find_targets(self.env.registry).values()]
+        # Each line scores exactly one record, of any registered target.
+        self.env.cr.execute(
+            SQL(
+                """
+                ALTER TABLE lead_scoring_point DROP CONSTRAINT IF EXISTS %(name)s;
+                ALTER TABLE lead_scoring_point ADD CONSTRAINT %(name)s
+                      CHECK (num_nonnulls(%(columns)s) = 1)
+                """,
+                name=SQL.identifier("lead_scoring_point_one_target"),
+                columns=SQL(", ").join(SQL.identifier(column) for column in columns),
+            )
+        )
         # At most one open line per (rule, record): the rule engine's "one line
         # per matching episode" guaranteed by the database, even for two runs at once.
         # Also the index the rule diff (INSERT ... WHERE NOT EXISTS / close) probes.
-        for column in ("partner_id", "lead_id"):
+        for column in columns:
             self.env.cr.execute(
                 SQL(
                     """
@@ -104,8 +114,9 @@ class LeadScoringPoint(models.Model):
             if not math.isfinite(line.points):
                 raise ValidationError(self.env._("Points must be a finite number."))
 
-    @api.constrains("model_id", "partner_id", "lead_id")
+    @api.constrains("model_id")
     def _check_target(self):
+        # Lines are never rewritten: the scored record is checked at creation.
         for line in self:
             column = line.model_id._target_column()
             if not line[column]:
@@ -157,7 +168,7 @@ class LeadScoringPoint(models.Model):
         days = int(
             self.env["ir.config_parameter"]
             .sudo()
-            .get_param("lead_scoring.ledger_retention_days", 730)
+            .get_param(RETENTION_PARAM, DEFAULT_RETENTION_DAYS)
             or 0
         )
         if days <= 0:

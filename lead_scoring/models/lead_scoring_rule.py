@@ -13,6 +13,8 @@ from odoo.osv import expression
 from odoo.tools import SQL, sql
 from odoo.tools.safe_eval import datetime, safe_eval, time
 
+from ..engine import rule_diff_sql
+
 _logger = logging.getLogger(__name__)
 
 # What a domain that stopped fitting the data raises (unknown field, wrong type).
@@ -32,6 +34,31 @@ ALWAYS_WATCHED = ("active", "company_id")
 # A rule evaluated on changed records only is still evaluated on every record
 # this often: a safety net for data changed behind the ORM's back (SQL imports).
 FULL_EVALUATION_INTERVAL = timedelta(days=1)
+
+
+def make_watching_modified():
+    """A ``modified()`` that also queues the scored records reading the record."""
+
+    def modified(self, fnames, create=False, before=False):
+        res = modified.origin(self, fnames, create=create, before=before)
+        # New records have no scored record pointing to them yet.
+        if not (before or create) and self._ids:
+            self.env["lead.scoring.change"]._record_related_changes(self, fnames)
+        return res
+
+    modified.lead_scoring_watch = True
+    return modified
+
+
+def is_watched(model_class):
+    return getattr(model_class.__dict__.get("modified"), "lead_scoring_watch", False)
+
+
+def unwatch_models(registry, model_names):
+    for model_name in model_names:
+        model_class = registry[model_name]
+        if is_watched(model_class):
+            del model_class.modified
 
 
 def expire_date_from(date, amount, unit):
@@ -138,8 +165,8 @@ class LeadScoringRule(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         rules = super().create(vals_list)
-        # Which fields of the scored records the rules read (cached) changed.
-        self.env.registry.clear_cache()
+        # Which fields the rules read (cached) changed.
+        self._update_watched_models()
         self._trigger_recompute()
         return rules
 
@@ -151,7 +178,7 @@ class LeadScoringRule(models.Model):
             vals = dict(vals, evaluated_domain=False, date_full_evaluation=False)
         res = super().write(vals)
         if {"domain", "active", "model_id"} & vals.keys():
-            self.env.registry.clear_cache()
+            self._update_watched_models()
             if "model_id" in vals:
                 self._close_open_points()
             self._trigger_recompute()
@@ -161,8 +188,48 @@ class LeadScoringRule(models.Model):
         self._close_open_points()
         self._trigger_recompute()
         res = super().unlink()
-        self.env.registry.clear_cache()
+        self._update_watched_models()
         return res
+
+    # ------------------------------------------------------------------
+    # Change tracking on the models the rules read through a path
+    # ------------------------------------------------------------------
+
+    def _register_hook(self):
+        super()._register_hook()
+        self._watch_related_models()
+
+    def _unregister_hook(self):
+        super()._unregister_hook()
+        unwatch_models(self.env.registry, self.env.registry)
+
+    def _watch_related_models(self):
+        """Hook ``modified()`` on exactly the models the active rules read
+        through a path (a deal rule on its customer's country watches
+        res.partner and res.country), the way ``base_automation`` patches the
+        models its rules name; unhook the others.
+
+        :return: whether the set of watched models changed
+        """
+        registry = self.env.registry
+        wanted = {name for name in self._active_triggers()[1] if name in registry}
+        watched = {name for name in registry if is_watched(registry[name])}
+        if wanted == watched:
+            return False
+        unwatch_models(registry, watched - wanted)
+        for model_name in wanted - watched:
+            model_class = registry[model_name]
+            modified = make_watching_modified()
+            modified.origin = model_class.modified
+            model_class.modified = modified
+        return True
+
+    def _update_watched_models(self):
+        """After rules changed: re-hook this worker, and have the others
+        reload their registry when the set of watched models changed."""
+        self.env.registry.clear_cache()
+        if self.env.registry.ready and self._watch_related_models():
+            self.env.registry.registry_invalidated = True
 
     # ------------------------------------------------------------------
     # Business methods
@@ -198,39 +265,20 @@ class LeadScoringRule(models.Model):
         self.ensure_one()
         return self.env._("Rule: %(rule)s", rule=self.name)
 
-    def _sync_points(self, now):
-        """Open a line for each record that started matching, close the line of
-        each record that stopped matching.
+    def _evaluate(self, now):
+        """Diff each rule against its open lines: open a line for each record
+        that started matching, close the line of each that stopped.
 
-        One statement per rule, over sets: the rule's domain is evaluated
-        once (a materialized CTE) and diffed against the rule's open lines,
-        on every record, or only on the records changed since the last run
-        when that gives the same result (see ``_needs_full_evaluation``).
-        A rule whose domain no longer evaluates (a field was removed, a module
-        uninstalled) is logged and left alone: one broken rule cannot stop
-        the others.
+        One statement per rule (``engine.rule_diff_sql``), on every record, or
+        only on the records changed since the last run when that gives the
+        same result (see ``_needs_full_evaluation``). A rule whose domain no
+        longer evaluates (a field was removed, a module uninstalled) is logged
+        and left alone: one broken rule cannot stop the others.
         """
-        cr = self.env.cr
-        changes = self.env["lead.scoring.change"]
         for rule in self:
-            expire_date = expire_date_from(now, rule.expire_after, rule.expire_unit)
             try:
-                with cr.savepoint(flush=False):
-                    domain = rule._match_domain()
-                    fields_read = rule._fields_read(domain)
-                    changed_ids = None
-                    if not rule._needs_full_evaluation(domain, fields_read, now):
-                        changed_ids = changes._taken_ids(
-                            rule.model_id.target, fields_read | set(ALWAYS_WATCHED)
-                        )
-                        if not changed_ids:
-                            continue  # none of the fields it reads changed since the last run
-                    if not rule.date_full_evaluation:
-                        # A new rule touches many records: one refresh of the
-                        # whole model beats marking each of its scores.
-                        rule.model_id._mark_scores_dirty(rule.model_id.ids)
-                    cr.execute(rule._sync_points_sql(domain, now, expire_date, changed_ids))
-                    closed, opened = cr.fetchone()
+                with self.env.cr.savepoint(flush=False):
+                    counts = rule._evaluate_one(now)
             except DOMAIN_ERRORS:
                 _logger.exception(
                     "Lead scoring: rule %s (%s) skipped, its domain cannot be evaluated",
@@ -240,15 +288,37 @@ class LeadScoringRule(models.Model):
                 # It missed this run's changes: evaluate it in full once it works again.
                 rule.date_full_evaluation = False
                 continue
-            if changed_ids is None:
-                rule.write({"evaluated_domain": repr(domain), "date_full_evaluation": now})
-            _logger.debug(
-                "Lead scoring: rule %s (%s) opened %d and closed %d lines",
-                rule.id,
-                "all records" if changed_ids is None else f"{len(changed_ids)} changed records",
-                opened,
-                closed,
+            if counts:
+                _logger.debug(
+                    "Lead scoring: rule %s (%s) opened %d and closed %d lines",
+                    rule.id,
+                    "all records" if counts[2] is None else f"{len(counts[2])} changed records",
+                    counts[1],
+                    counts[0],
+                )
+
+    def _evaluate_one(self, now):
+        """:return: ``(closed, opened, evaluated ids or None for all)``, or
+        None when none of the fields the rule reads changed since the last run"""
+        domain = self._match_domain()
+        fields_read = self._fields_read(domain)
+        changed_ids = None
+        if not self._needs_full_evaluation(domain, fields_read, now):
+            changed_ids = self.env["lead.scoring.change"]._taken_ids(
+                self.model_id.target, fields_read | set(ALWAYS_WATCHED)
             )
+            if not changed_ids:
+                return None
+        if not self.date_full_evaluation:
+            # A new rule touches many records: one refresh of the whole
+            # model beats queueing each of its scores.
+            self.model_id._mark_scores_dirty(self.model_id.ids)
+        expire_date = expire_date_from(now, self.expire_after, self.expire_unit)
+        self.env.cr.execute(self._diff_sql(domain, now, expire_date, changed_ids))
+        closed, opened = self.env.cr.fetchone()
+        if changed_ids is None:
+            self.write({"evaluated_domain": repr(domain), "date_full_evaluation": now})
+        return closed, opened, changed_ids
 
     def _needs_full_evaluation(self, domain, fields_read, now):
         """Whether the rule must be evaluated on every record this run.
@@ -377,70 +447,14 @@ class LeadScoringRule(models.Model):
             },
         )
 
-    def _sync_points_sql(self, domain, now, expire_date, changed_ids=None):
-        # The matching records and the rule's open lines are each read once
-        # (materialized) and diffed with hash set operations: a plan that stays
-        # linear even when the ledger's statistics are stale (a nested loop over
-        # a ledger "known" to be empty turns quadratic as the statement fills
-        # it). The two data-modifying parts touch disjoint records (those that
-        # stopped matching, those that started), so one snapshot serves both.
-        # The records whose lines changed are queued for a score refresh,
-        # unless the whole model is refreshed anyway.
+    def _diff_sql(self, domain, now, expire_date, changed_ids=None):
+        """The rule diff statement (``engine.rule_diff_sql``) of this rule."""
         self.ensure_one()
-        scoring_model = self.model_id
-        column = SQL.identifier(scoring_model._target_column())
         records = self._target_records()
         match = records._search(domain)
-        restrict_lines = SQL()
         if changed_ids is not None:
             match.add_where(SQL("%s = ANY(%s)", SQL.identifier(records._table, "id"), changed_ids))
-            restrict_lines = SQL("AND p.%s = ANY(%s)", column, changed_ids)
-        return SQL(
-            """
-            WITH matching AS MATERIALIZED (%(match)s),
-            open_lines AS MATERIALIZED (
-                SELECT p.id, p.%(column)s AS target_id
-                  FROM lead_scoring_point p
-                 WHERE p.rule_id = %(rule)s AND p.closed_date IS NULL %(restrict_lines)s
-            ), closed AS (
-                UPDATE lead_scoring_point p
-                   SET closed_date = %(now)s, is_live = FALSE,
-                       write_date = %(now)s, write_uid = %(uid)s
-                  FROM (SELECT target_id FROM open_lines
-                        EXCEPT SELECT id FROM matching) gone
-                 WHERE p.rule_id = %(rule)s AND p.closed_date IS NULL
-                   AND p.%(column)s = gone.target_id
-                RETURNING p.%(column)s AS target_id
-            ), opened AS (
-                INSERT INTO lead_scoring_point (
-                    model_id, rule_id, %(column)s, points, source, reason,
-                    date, expire_date, is_live,
-                    create_uid, create_date, write_uid, write_date)
-                SELECT %(model)s, %(rule)s, new.id, %(points)s, 'rule', %(reason)s,
-                       %(now)s, %(expire)s, %(live)s,
-                       %(uid)s, %(now)s, %(uid)s, %(now)s
-                  FROM (SELECT id FROM matching EXCEPT SELECT target_id FROM open_lines) new
-                ON CONFLICT DO NOTHING
-                RETURNING %(column)s AS target_id
-            ), marked AS (%(mark)s)
-            SELECT (SELECT count(*) FROM closed), (SELECT count(*) FROM opened)
-            """,
-            mark=self.env["lead.scoring.refresh"]._insert_sql(
-                scoring_model,
-                SQL("SELECT target_id FROM closed UNION SELECT target_id FROM opened"),
-            ),
-            match=match.select("id"),
-            column=column,
-            restrict_lines=restrict_lines,
-            model=scoring_model.id,
-            rule=self.id,
-            points=self.points,
-            reason=self._reason(),
-            now=now,
-            expire=expire_date or None,
-            live=not expire_date or expire_date > now,
-            uid=self.env.uid,
-        )
+        return rule_diff_sql(self, match.select("id"), now, expire_date, changed_ids)
 
     def _close_open_points(self):
         """Close the open lines of these rules (rule archived, moved or deleted)."""

@@ -1,6 +1,8 @@
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from ..engine import band_sql, refresh_scores_sql
+
 
 class LeadScoringScore(models.Model):
     """A record's score in one scoring model: the sum of its live ledger lines."""
@@ -97,92 +99,20 @@ class LeadScoringScore(models.Model):
 
     @api.model
     def _refresh_scores(self, scoring_model, now, target_ids=None, new_lines=None):
-        """Recompute scores of a model from its live lines, in one statement.
-
-        The same statement marks lines whose expiry has come as no longer
-        live and gives each changed score its band. Only scores whose value
-        or band changed are written.
+        """Recompute scores of a model from its live lines, in one statement
+        (``engine.refresh_scores_sql``); only changed scores are written.
 
         :param target_ids: restrict to these records (default: all of the model)
         :param new_lines: optional data-modifying SQL that inserts ledger lines
-            and returns ``(target_id, points)``: they count in the same
-            statement (the statement's snapshot does not see its own inserts)
+            and returns ``(target_id, points)``: they count in the same statement
         :return: ``{record id: (new score, new band id)}`` of the changed scores
         """
-        column = SQL.identifier(scoring_model._target_column())
-        restrict_points = restrict_scores = SQL()
-        if target_ids is not None:
-            if not target_ids:
-                return {}
-            restrict_points = SQL("AND p.%s = ANY(%s)", column, list(target_ids))
-            restrict_scores = SQL("AND s.%s = ANY(%s)", column, list(target_ids))
-        score = scoring_model._clamp_sql(SQL("COALESCE(live.total, 0.0)"))
+        if target_ids is not None and not target_ids:
+            return {}
         self.env["lead.scoring.point"].flush_model()
         self.env["lead.scoring.band"].flush_model()
         self.flush_model()
-        self.env.cr.execute(
-            SQL(
-                """
-                WITH new_lines(target_id, points) AS (%(new_lines)s),
-                expired AS (
-                    UPDATE lead_scoring_point p SET is_live = FALSE
-                     WHERE p.model_id = %(model)s AND p.closed_date IS NULL AND p.is_live
-                       AND p.expire_date <= %(now)s %(restrict_points)s
-                ), live AS (
-                    SELECT target_id, SUM(value) AS total FROM (
-                        SELECT p.%(column)s AS target_id, %(value)s AS value
-                          FROM lead_scoring_point p
-                         WHERE p.model_id = %(model)s
-                           AND p.closed_date IS NULL
-                           AND (p.expire_date IS NULL OR p.expire_date > %(now)s)
-                           %(restrict_points)s
-                         UNION ALL
-                        SELECT target_id, points FROM new_lines
-                    ) lines
-                     GROUP BY target_id
-                ), candidate AS (
-                    SELECT target_id FROM live
-                     UNION
-                    SELECT s.%(column)s FROM lead_scoring_score s
-                     WHERE s.model_id = %(model)s %(restrict_scores)s
-                ), computed AS (
-                    SELECT candidate.target_id,
-                           ROUND((%(score)s)::numeric, 4)::float8 AS score
-                      FROM candidate
-                      LEFT JOIN live ON live.target_id = candidate.target_id
-                )
-                INSERT INTO lead_scoring_score AS s (
-                    model_id, %(column)s, score, band_id, date_last_change,
-                    create_uid, create_date, write_uid, write_date)
-                SELECT %(model)s, computed.target_id, computed.score,
-                       (SELECT b.id FROM lead_scoring_band b
-                         WHERE b.model_id = %(model)s AND b.min_score <= computed.score
-                         ORDER BY b.min_score DESC, b.id LIMIT 1),
-                       %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s
-                  FROM computed
-                ON CONFLICT (model_id, %(column)s) DO UPDATE
-                   SET score = EXCLUDED.score,
-                       band_id = EXCLUDED.band_id,
-                       date_last_change = CASE WHEN s.score IS DISTINCT FROM EXCLUDED.score
-                                               THEN EXCLUDED.date_last_change
-                                               ELSE s.date_last_change END,
-                       write_uid = EXCLUDED.write_uid,
-                       write_date = EXCLUDED.write_date
-                 WHERE s.score IS DISTINCT FROM EXCLUDED.score
-                    OR s.band_id IS DISTINCT FROM EXCLUDED.band_id
-                RETURNING s.%(column)s, s.score, s.band_id
-                """,
-                column=column,
-                value=scoring_model._decayed_points_sql(now),
-                model=scoring_model.id,
-                now=now,
-                uid=self.env.uid,
-                score=score,
-                restrict_points=restrict_points,
-                restrict_scores=restrict_scores,
-                new_lines=new_lines or SQL("SELECT NULL::int, NULL::float8 WHERE FALSE"),
-            )
-        )
+        self.env.cr.execute(refresh_scores_sql(scoring_model, now, target_ids, new_lines))
         changed = {
             target_id: (score, band_id) for target_id, score, band_id in self.env.cr.fetchall()
         }
@@ -251,15 +181,13 @@ class LeadScoringScore(models.Model):
                 UPDATE lead_scoring_score s
                    SET band_id = fresh.band_id
                   FROM (
-                      SELECT s2.id,
-                             (SELECT b.id FROM lead_scoring_band b
-                               WHERE b.model_id = s2.model_id AND b.min_score <= s2.score
-                               ORDER BY b.min_score DESC, b.id LIMIT 1) AS band_id
+                      SELECT s2.id, %(band)s AS band_id
                         FROM lead_scoring_score s2
                        WHERE s2.model_id = %(model)s
                   ) fresh
                  WHERE s.id = fresh.id AND s.band_id IS DISTINCT FROM fresh.band_id
                 """,
+                band=band_sql(scoring_model.id, SQL("s2.score")),
                 model=scoring_model.id,
             )
         )

@@ -112,7 +112,7 @@ class LeadScoringThreshold(models.Model):
         for threshold in self.filtered("active").sudo():
             column = threshold.model_id._target_column()
             crossings._rearm(threshold, target_ids)
-            fired_ids = crossings._disarm(threshold, target_ids)
+            fired_ids = crossings._cross(threshold, target_ids)
             if not fired_ids:
                 continue
             records = threshold.model_id._target_records().browse(fired_ids)

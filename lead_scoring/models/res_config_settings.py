@@ -1,7 +1,6 @@
 from odoo import api, fields, models
 
-RETENTION_PARAM = "lead_scoring.ledger_retention_days"
-DEFAULT_RETENTION_DAYS = 730
+from .lead_scoring_point import DEFAULT_RETENTION_DAYS, RETENTION_PARAM
 
 
 class ResConfigSettings(models.TransientModel):

@@ -1,12 +1,19 @@
-from odoo import fields, models
+from odoo import api, fields, models
+from odoo.tools import email_normalize
+from odoo.tools.translate import LazyTranslate
+
+_lt = LazyTranslate(__name__)
 
 
 class ResPartner(models.Model):
     _name = "res.partner"
     _inherit = ["res.partner", "lead.scoring.mixin"]
     _lead_scoring_target = "contact"
+    _lead_scoring_target_label = _lt("Contacts")
+    _lead_scoring_column = "partner_id"
     _lead_scoring_score_field = "contact_score"
     _lead_scoring_band_field = "contact_band_id"
+    _lead_scoring_sequence = 10
 
     contact_score = fields.Float(
         readonly=True,
@@ -45,3 +52,29 @@ class ResPartner(models.Model):
         if values.keys() <= set(self._lead_scoring_fields()):
             return
         return super()._children_sync(values)
+
+    @api.model
+    def _lead_scoring_find_target(self, record):
+        # The record's customer, its document reference, else the first
+        # contact with its e-mail address.
+        if (
+            "partner_id" in record._fields
+            and record._fields["partner_id"].comodel_name == "res.partner"
+            and record.partner_id
+        ):
+            return record.partner_id
+        target = super()._lead_scoring_find_target(record)
+        if target:
+            return target
+        email = next(
+            (
+                record[name]
+                for name in ("email_normalized", "email_from", "email")
+                if name in record._fields and record[name]
+            ),
+            False,
+        )
+        normalized = email and email_normalize(email)
+        if not normalized:
+            return self.browse()
+        return self.search([("email_normalized", "=", normalized)], order="id", limit=1)

@@ -1,6 +1,8 @@
 from odoo import fields, models, tools
 from odoo.tools import SQL
 
+from ..engine import band_sql, clamp_sql
+
 
 class LeadScoringConversionReport(models.Model):
     """Conversion by band: each closed opportunity with the band its score had
@@ -46,7 +48,7 @@ class LeadScoringConversionReport(models.Model):
                        (SELECT COALESCE(SUM(p.points), 0.0)
                           FROM lead_scoring_point p
                          WHERE p.model_id = m.id
-                           AND CASE WHEN m.target = 'deal' THEN p.lead_id = c.lead_id
+                           AND CASE WHEN m.target = %(deal)s THEN p.lead_id = c.lead_id
                                     ELSE p.partner_id = c.partner_id END
                            AND p.date <= c.date_closed
                            AND (p.closed_date IS NULL OR p.closed_date > c.date_closed)
@@ -55,29 +57,30 @@ class LeadScoringConversionReport(models.Model):
                        m.use_min_score, m.min_score, m.use_max_score, m.max_score
                   FROM closed c
                   JOIN lead_scoring_model m
-                    ON m.active
+                    ON m.active AND m.target IN (%(contact)s, %(deal)s)
                    AND (m.company_id IS NULL OR m.company_id = c.company_id)
-                   AND (m.target = 'deal' OR c.partner_id IS NOT NULL)
+                   AND (m.target = %(deal)s OR c.partner_id IS NOT NULL)
             ), clamped AS (
-                SELECT scored.*,
-                       GREATEST(
-                           CASE WHEN use_min_score THEN min_score END,
-                           LEAST(CASE WHEN use_max_score THEN max_score END, raw_score)
-                       ) AS score_at_close
-                  FROM scored
+                SELECT scored.*, %(score_at_close)s AS score_at_close FROM scored
             )
             SELECT row_number() OVER (ORDER BY c.model_id, c.lead_id) AS id,
                    c.lead_id, c.partner_id, c.model_id, c.company_id, c.team_id,
                    c.user_id, c.date_closed, c.score_at_close,
-                   (SELECT b.id FROM lead_scoring_band b
-                     WHERE b.model_id = c.model_id AND b.min_score <= c.score_at_close
-                     ORDER BY b.min_score DESC, b.id LIMIT 1) AS band_id,
+                   %(band)s AS band_id,
                    CASE WHEN c.is_won THEN 1 ELSE 0 END AS won_count,
                    CASE WHEN c.is_won THEN 0 ELSE 1 END AS lost_count,
                    1 AS closed_count,
                    CASE WHEN c.is_won THEN 100.0 ELSE 0.0 END AS won_rate
               FROM clamped c
-            """
+            """,
+            contact=self.env["res.partner"]._lead_scoring_target,
+            deal=self.env["crm.lead"]._lead_scoring_target,
+            score_at_close=clamp_sql(
+                SQL("raw_score"),
+                SQL("CASE WHEN use_min_score THEN min_score END"),
+                SQL("CASE WHEN use_max_score THEN max_score END"),
+            ),
+            band=band_sql(SQL("c.model_id"), SQL("c.score_at_close")),
         )
 
     def init(self):

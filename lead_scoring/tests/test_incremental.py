@@ -6,7 +6,8 @@ from odoo import Command, fields
 from odoo.tests import tagged
 from odoo.tools import SQL
 
-from odoo.addons.lead_scoring.models import lead_scoring_model
+from odoo.addons.lead_scoring import engine as lead_scoring_engine
+from odoo.addons.lead_scoring.engine import Recompute
 
 from .common import LeadScoringCase
 
@@ -48,9 +49,9 @@ class TestIncrementalRecompute(LeadScoringCase):
         rule_class = type(self.profiel.rule_ids)
         with patch.object(
             rule_class,
-            "_sync_points_sql",
+            "_diff_sql",
             autospec=True,
-            side_effect=rule_class._sync_points_sql,
+            side_effect=rule_class._diff_sql,
         ) as statement:
             self.recompute()
         return [(call.args[0], call.args[4]) for call in statement.call_args_list]
@@ -207,8 +208,7 @@ class TestIncrementalRecompute(LeadScoringCase):
     @freeze_time("2026-06-01 08:00")
     def test_a_record_saved_during_a_run_is_evaluated_by_the_next(self):
         self.recompute()
-        engine = self.ScoringModel.with_context(lead_scoring_engine=True).search([])
-        steps = engine._recompute_steps(fields.Datetime.now())
+        steps = Recompute(self.ScoringModel.search([])).steps()
         steps[0]()  # the run takes the changes
         self.bram.country_id = self.nl  # saved after that, before the rules look
         for step in steps[1:]:
@@ -226,8 +226,8 @@ class TestIncrementalRecompute(LeadScoringCase):
         self.anna.country_id = self.nl  # saved, still matching
         self.env.cr.execute(SQL("ANALYZE res_partner"))  # the share is of the estimated size
         with (
-            patch.object(lead_scoring_model, "FULL_EVALUATION_MIN_CHANGES", 1),
-            patch.object(lead_scoring_model, "FULL_EVALUATION_SHARE", 0.01),
+            patch.object(lead_scoring_engine, "FULL_EVALUATION_MIN_CHANGES", 1),
+            patch.object(lead_scoring_engine, "FULL_EVALUATION_SHARE", 0.01),
         ):
             self.recompute()
         self.assertEqual(self.scores(), [20.0, 20.0, 20.0], "Bram too: all were evaluated")
@@ -238,7 +238,7 @@ class TestIncrementalRecompute(LeadScoringCase):
         self.recompute()  # caches warm, as in a running worker
         rule_class = type(self.profiel.rule_ids)
         with (
-            patch.object(rule_class, "_sync_points_sql", autospec=True) as rule_statement,
+            patch.object(rule_class, "_diff_sql", autospec=True) as rule_statement,
             self.assertQueryCount(15),
         ):
             self.recompute()

@@ -5,12 +5,12 @@ from unittest.mock import patch
 from freezegun import freeze_time
 from psycopg2 import IntegrityError, OperationalError
 
-from odoo import SUPERUSER_ID, api, fields
+from odoo import SUPERUSER_ID, api
 from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
 from odoo.tests import BaseCase, get_db_name, tagged
 from odoo.tools import SQL, mute_logger
 
-from ..models.lead_scoring_model import RECOMPUTE_LOCK_KEY
+from ..engine import RECOMPUTE_LOCK_KEY, Recompute
 from .common import LeadScoringCase
 from .test_rule_engine import NL_RULE
 
@@ -206,13 +206,13 @@ class TestCrashAndBadInput(LeadScoringCase):
             self.recompute()
             expected = self.snapshot()
             savepoint.rollback()
-        engine = self.ScoringModel.with_context(active_test=False, lead_scoring_engine=True)
-        step_count = len(engine.search([])._recompute_steps(fields.Datetime.now()))
+        scoring_models = self.ScoringModel.with_context(active_test=False)
+        step_count = len(Recompute(scoring_models.search([])).steps())
         self.assertGreater(step_count, 5)
         for crash_after in range(step_count):
             self.env.invalidate_all()
             with self.subTest(crash_after=crash_after), self.cr.savepoint() as savepoint:
-                steps = engine.search([])._recompute_steps(fields.Datetime.now())
+                steps = Recompute(scoring_models.search([])).steps()
                 for step in steps[:crash_after]:
                     step()
                 self.recompute()

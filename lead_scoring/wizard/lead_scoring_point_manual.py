@@ -18,7 +18,7 @@ class LeadScoringPointManual(models.TransientModel):
         required=True,
         domain="[('target', '=', target)]",
     )
-    target = fields.Selection([("contact", "Contacts"), ("deal", "Deals")], required=True)
+    target = fields.Selection(selection="_selection_target", required=True)
     partner_ids = fields.Many2many("res.partner", string="Contacts")
     lead_ids = fields.Many2many("crm.lead", string="Deals")
     points = fields.Float(required=True)
@@ -27,14 +27,19 @@ class LeadScoringPointManual(models.TransientModel):
     expire_unit = fields.Selection(EXPIRE_UNITS, default="months", required=True)
 
     @api.model
+    def _selection_target(self):
+        return self.env["lead.scoring.model"]._selection_target()
+
+    @api.model
     def default_get(self, fields_list):
         values = super().default_get(fields_list)
         active_model = self.env.context.get("active_model")
         active_ids = self.env.context.get("active_ids") or []
-        if active_model == "res.partner":
-            values.update(target="contact", partner_ids=[fields.Command.set(active_ids)])
-        elif active_model == "crm.lead":
-            values.update(target="deal", lead_ids=[fields.Command.set(active_ids)])
+        if active_model in self.env and hasattr(self.env[active_model], "_lead_scoring_target"):
+            values["target"] = self.env[active_model]._lead_scoring_target
+            records_field = self._records_field(active_model)
+            if records_field:
+                values[records_field] = [fields.Command.set(active_ids)]
         target = values.get("target")
         if target and "model_id" in fields_list and not values.get("model_id"):
             values["model_id"] = (
@@ -47,7 +52,13 @@ class LeadScoringPointManual(models.TransientModel):
         if not math.isfinite(self.points) or not self.points:
             raise ValidationError(self.env._("Enter a finite, non-zero number of points."))
         self.env["lead.scoring.point"].check_access("create")
-        targets = self.partner_ids if self.target == "contact" else self.lead_ids
+        records_field = self._records_field(self.model_id.target_model)
+        if records_field:
+            targets = self[records_field]
+        else:
+            targets = self.env[self.model_id.target_model].browse(
+                self.env.context.get("active_ids") or []
+            )
         self.env["lead.scoring.point"].sudo()._add_points(
             self.model_id,
             [(target.id, self.points, self.reason) for target in targets],
@@ -56,3 +67,14 @@ class LeadScoringPointManual(models.TransientModel):
             expire_unit=self.expire_unit,
         )
         return {"type": "ir.actions.act_window_close"}
+
+    def _records_field(self, model_name):
+        """The field of this wizard that lists records of ``model_name``, if any."""
+        return next(
+            (
+                name
+                for name, field in self._fields.items()
+                if field.type == "many2many" and field.comodel_name == model_name
+            ),
+            None,
+        )
