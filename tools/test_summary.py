@@ -11,7 +11,7 @@ import sys
 RESULT = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests")
 PROBLEM = re.compile(r"^\S+ \S+ \d+ (ERROR|CRITICAL) ")
 # A skipped test proves nothing: missing browser or library must fail the run.
-SKIPPED = re.compile(r" INFO \S+ odoo\.addons\.lead_scoring\.tests\.\S+: skipped ")
+SKIPPED = re.compile(r" INFO \S+ odoo\.addons\.(test_)?lead_scoring\w*\.tests\.\S+: skipped ")
 
 
 def main(path, require_lifecycle=False):

@@ -8,6 +8,7 @@ from odoo.tools import SQL
 
 from odoo.addons.lead_scoring import engine as lead_scoring_engine
 from odoo.addons.lead_scoring.engine import Recompute
+from odoo.addons.lead_scoring.models.lead_scoring_rule import is_watched
 
 from .common import LeadScoringCase
 
@@ -246,3 +247,31 @@ class TestIncrementalRecompute(LeadScoringCase):
         self.bram.country_id = self.nl
         self.recompute()
         self.assertEqual(self.bram.contact_score, 20.0)
+
+    def test_change_tracking_hooks_only_the_models_rules_read(self):
+        registry = self.env.registry
+        self.assertFalse(
+            [
+                cls
+                for cls in type(self.env["res.groups"]).__mro__
+                if "modified" in vars(cls) and "lead_scoring" in cls.__module__
+            ],
+            "no override of base: a model no rule reads pays nothing",
+        )
+        self.env["lead.scoring.rule"]._update_watched_models()  # earlier tests rolled back
+        self.assertFalse(is_watched(registry["res.country"]))
+        rule = self.profiel.rule_ids.create(
+            {
+                "model_id": self.profiel.id,
+                "name": "Land heet Nederland",
+                "domain": "[('country_id.name', '=', 'Netherlands')]",
+                "points": 5,
+            }
+        )
+        self.assertTrue(is_watched(registry["res.country"]), "hooked when a rule reads it")
+        self.assertFalse(is_watched(registry["res.country.state"]))
+        self.recompute()
+        self.nl.name = "Nederland"
+        self.assertEqual(self.queued_ids(), [self.anna.id], "its contacts are queued")
+        rule.active = False
+        self.assertFalse(is_watched(registry["res.country"]), "unhooked with the last rule")
