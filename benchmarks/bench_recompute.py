@@ -954,10 +954,9 @@ def recompute(bench, name, note="", analyze=True, full=False):
     time.sleep(1 - time.time() % 1)
     since = fields.Datetime.now()
     with bench.measure(name, active_records(bench)) as step:
-        scoring_models = bench.env["lead.scoring.model"]
-        if full:
-            scoring_models = scoring_models.with_context(lead_scoring_full_evaluation=True)
-        scoring_models._cron_recompute_scores()
+        scoring_models = bench.env["lead.scoring.model"].with_context(active_test=False)
+        # What the cron runs, every rule on every record when ``full``.
+        scoring_models.search([])._recompute_scores(commit=True, full=full)
         bench.cr.commit()
     lines, open_lines, deals = ledger_snapshot(bench)
     opened = lines - before[0]

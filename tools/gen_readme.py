@@ -13,6 +13,7 @@ SECTIONS = [
     ("DESCRIPTION.md", None),
     ("CONFIGURE.md", "Configuration"),
     ("USAGE.md", "Usage"),
+    ("CONTRIBUTE.md", "Contributing"),
     ("CONTRIBUTORS.md", "Contributors"),
 ]
 
@@ -20,15 +21,48 @@ SECTIONS = [
 def to_rst(markdown):
     """The few Markdown constructs the fragments use, as reStructuredText."""
     lines = []
+    in_code = False
+    table = []
     for line in markdown.splitlines():
+        if line.startswith("```"):
+            # A fenced block becomes a literal block.
+            lines += ([""] if in_code else ["::", ""])
+            in_code = not in_code
+            continue
+        if in_code:
+            lines.append("    " + line)
+            continue
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        if table:
+            lines += table_to_rst(table)
+            table = []
         heading = re.match(r"^#{2,4} (.+)$", line)
         if heading:
             title = heading[1]
             lines += [title, "~" * len(title)]
             continue
-        # `code` -> ``code`` (leave **bold** and *italic* as they are)
-        lines.append(re.sub(r"(?<!`)`([^`]+)`(?!`)", r"``\1``", line))
+        lines.append(inline_to_rst(line))
+    lines += table_to_rst(table)
     return "\n".join(lines).strip() + "\n"
+
+
+def inline_to_rst(text):
+    # `code` -> ``code`` (leave **bold** and *italic* as they are)
+    return re.sub(r"(?<!`)`([^`]+)`(?!`)", r"``\1``", text)
+
+
+def table_to_rst(rows):
+    """A Markdown table as a list-table (its second row is the separator)."""
+    if not rows:
+        return []
+    cells = [[inline_to_rst(c.strip()) for c in row.strip().strip("|").split("|")] for row in rows]
+    out = [".. list-table::", "   :header-rows: 1", ""]
+    for row in cells[:1] + cells[2:]:
+        out.append(f"   * - {row[0]}")
+        out += [f"     - {cell}" for cell in row[1:]]
+    return [*out, ""]
 
 
 def main():

@@ -171,7 +171,7 @@ class LeadScoringModel(models.Model):
             self.env["lead.scoring.rule"]._trigger_recompute()
         if "active" in vals:
             if not vals["active"]:
-                self.rule_ids._close_open_points()
+                self.rule_ids._close_open_lines()
             self.with_context(active_test=False).automation_ids._sync_automation()
         return res
 

@@ -172,7 +172,7 @@ class LeadScoringRule(models.Model):
 
     def write(self, vals):
         if "active" in vals and not vals["active"]:
-            self._close_open_points()
+            self._close_open_lines()
         if {"active", "model_id"} & vals.keys():
             # Record changes made while archived (or in the other model) went unseen.
             vals = dict(vals, evaluated_domain=False, date_full_evaluation=False)
@@ -180,12 +180,12 @@ class LeadScoringRule(models.Model):
         if {"domain", "active", "model_id"} & vals.keys():
             self._update_watched_models()
             if "model_id" in vals:
-                self._close_open_points()
+                self._close_open_lines()
             self._trigger_recompute()
         return res
 
     def unlink(self):
-        self._close_open_points()
+        self._close_open_lines()
         self._trigger_recompute()
         res = super().unlink()
         self._update_watched_models()
@@ -456,7 +456,7 @@ class LeadScoringRule(models.Model):
             match.add_where(SQL("%s = ANY(%s)", SQL.identifier(records._table, "id"), changed_ids))
         return rule_diff_sql(self, match.select("id"), now, expire_date, changed_ids)
 
-    def _close_open_points(self):
+    def _close_open_lines(self):
         """Close the open lines of these rules (rule archived, moved or deleted)."""
         if not self.ids:
             return
