@@ -63,7 +63,10 @@ class LeadScoringThreshold(models.Model):
     @api.constrains("action", "model_id", "server_action_id")
     def _check_action(self):
         for threshold in self:
-            if threshold.action == "create_deal" and threshold.model_id.target != "contact":
+            if (
+                threshold.action == "create_deal"
+                and threshold.model_id.target_model != "res.partner"
+            ):
                 raise ValidationError(
                     self.env._(
                         'Threshold "%(threshold)s": only contact models can create deals.',
