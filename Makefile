@@ -1,5 +1,8 @@
 # Prerequisite: Odoo 18.0 importable by python3, or ODOO_PATH pointing at an Odoo 18 checkout.
-.PHONY: demo test lint bench deps
+.PHONY: demo test lint lint-deps bench deps
+
+# The addons: every top-level directory with a __manifest__.py.
+ADDONS := $(patsubst %/__manifest__.py,%,$(wildcard */__manifest__.py))
 
 deps:
 	python3 -m pip install -q -r requirements.txt
@@ -12,9 +15,15 @@ demo: deps
 test: deps
 	tools/odoo.sh test
 
-lint:
-	ruff check lead_scoring benchmarks tools
-	ruff format --check lead_scoring benchmarks tools
+lint-deps:
+	python3 -m pip install -q -r requirements-dev.txt
+
+## ruff, pylint-odoo on the addons, and their XML (well-formed, no idiom Odoo 18 refuses)
+lint: lint-deps
+	python3 -m ruff check .
+	python3 -m ruff format --check .
+	python3 -m pylint --rcfile=.pylintrc $(ADDONS)
+	python3 tools/check_xml.py
 
 bench:
 	python3 benchmarks/bench_recompute.py

@@ -8,5 +8,4 @@
     "license": "LGPL-3",
     "depends": ["lead_scoring"],
     "data": ["security/ir.model.access.csv"],
-    "installable": True,
 }

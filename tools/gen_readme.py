@@ -26,7 +26,7 @@ def to_rst(markdown):
     for line in markdown.splitlines():
         if line.startswith("```"):
             # A fenced block becomes a literal block.
-            lines += ([""] if in_code else ["::", ""])
+            lines += [""] if in_code else ["::", ""]
             in_code = not in_code
             continue
         if in_code:

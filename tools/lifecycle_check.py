@@ -1,21 +1,32 @@
 """Install, score, upgrade and uninstall lead_scoring on a throwaway database.
 
-Checks that an upgrade keeps every score and ledger line, and that an
-uninstall removes the addon's tables, columns and automations while leaving
-partners and leads intact. Prints one "lifecycle: ..." line per check and a
-final "lifecycle passed" / "lifecycle FAILED" line; exits non-zero on failure.
+Checks that an upgrade keeps every score and ledger line, both of this
+checkout and of a database made by the previous release, that a recompute
+after upgrading that database changes nothing, and that an uninstall removes
+the addon's tables, columns and automations while leaving partners and leads
+intact. Prints one "lifecycle: ..." line per check and a final
+"lifecycle passed" / "lifecycle FAILED" line; exits non-zero on failure.
 
 Usage: python3 tools/lifecycle_check.py DBNAME ADDONS_PATH
+(ADDONS_PATH includes this checkout; the previous release needs git and the
+commit below in this clone's history.)
 """
 
+import contextlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import psycopg2
 from psycopg2 import sql
 
 DB, ADDONS = sys.argv[1], sys.argv[2]
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The previous release, lead_scoring 18.0.1.1.0: databases made by it must
+# upgrade to this checkout. Move it forward at each release.
+PREVIOUS_RELEASE = os.environ.get("LEAD_SCORING_PREVIOUS", "744cc6a")
 CONNECT = {
     "host": os.environ.get("PGHOST", "127.0.0.1"),
     "port": os.environ.get("PGPORT", "5432"),
@@ -25,7 +36,7 @@ CONNECT = {
 failures = []
 
 
-def odoo_command(*args):
+def odoo_command(*args, addons=ADDONS):
     """``python3 -m odoo [command]`` on the throwaway database."""
     return [
         sys.executable,
@@ -36,20 +47,24 @@ def odoo_command(*args):
         f"--db_port={CONNECT['port']}",
         f"--db_user={CONNECT['user']}",
         f"--db_password={CONNECT['password']}",
-        f"--addons-path={ADDONS}",
+        f"--addons-path={addons}",
         "-d",
         DB,
         "--log-level=warn",
     ]
 
 
-def odoo(*args):
-    """Run Odoo on the throwaway database and stop."""
-    command = odoo_command("--stop-after-init", *args)
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+def odoo(*args, addons=ADDONS, stdin=None):
+    """Run Odoo on the throwaway database and stop (an Odoo command such as
+    ``shell`` runs the code given as ``stdin``); False if it failed."""
+    stop = () if args[0] == "shell" else ("--stop-after-init",)
+    command = odoo_command(*stop, *args, addons=addons)
+    result = subprocess.run(command, input=stdin, capture_output=True, text=True, check=False)
     if result.returncode or " ERROR " in result.stderr or " CRITICAL " in result.stderr:
         print(result.stderr[-4000:])
         failures.append(f"odoo {' '.join(args)} failed")
+        return False
+    return True
 
 
 def query(statement, params=None):
@@ -74,6 +89,97 @@ def counts():
     }
 
 
+def ledger_and_scores():
+    """Counts and sums that an upgrade, and a recompute with nothing new, must
+    leave as they were (sums rounded: a float sum depends on the scan order)."""
+
+    def row(statement):
+        return tuple(round(value or 0, 6) for value in query(statement)[0])
+
+    return {
+        "ledger lines": row("SELECT count(*), sum(points) FROM lead_scoring_point"),
+        "live lines": row("SELECT count(*), sum(points) FROM lead_scoring_point WHERE is_live"),
+        "scores": row("SELECT count(*), sum(score) FROM lead_scoring_score"),
+        "contact scores": row("SELECT count(*), sum(contact_score) FROM res_partner"),
+        "deal scores": row("SELECT count(*), sum(deal_score) FROM crm_lead"),
+        "threshold crossings": row("SELECT count(*) FROM lead_scoring_threshold_crossing"),
+    }
+
+
+# "Recompute now" on every scoring model: every rule on every record.
+RECOMPUTE = "env['lead.scoring.model'].search([]).action_recompute()\nenv.cr.commit()\n"
+
+
+@contextlib.contextmanager
+def previous_release_addons():
+    """ADDONS with this checkout replaced by a temporary worktree of the
+    previous release (removed on exit)."""
+    addons = ADDONS.split(",")
+    ours = [path for path in addons if os.path.realpath(path) == os.path.realpath(REPO)]
+    if not ours:
+        raise RuntimeError(f"ADDONS_PATH {ADDONS} does not contain this checkout ({REPO})")
+    parent = tempfile.mkdtemp(prefix="lead_scoring_previous_")
+    worktree = os.path.join(parent, "checkout")
+    try:
+        subprocess.run(
+            ["git", "-C", REPO, "worktree", "add", "--detach", worktree, PREVIOUS_RELEASE],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        yield ",".join(worktree if path in ours else path for path in addons)
+    finally:
+        with contextlib.suppress(OSError):  # no git: nothing was added
+            subprocess.run(
+                ["git", "-C", REPO, "worktree", "remove", "--force", worktree],
+                capture_output=True,
+                check=False,
+            )
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+def upgrade_from_previous_release():
+    """A database made and scored by the previous release upgrades to this
+    checkout with every score and ledger line, and is then up to date."""
+    drop_database()
+    try:
+        with previous_release_addons() as previous_addons:
+            installed = odoo("-i", "lead_scoring", addons=previous_addons) and odoo(
+                "shell", addons=previous_addons, stdin=RECOMPUTE
+            )
+    except (OSError, RuntimeError, subprocess.CalledProcessError) as error:
+        detail = getattr(error, "stderr", None) or str(error)
+        check(
+            f"previous release {PREVIOUS_RELEASE} checked out (needs git and the commit"
+            " in this clone's history; LEAD_SCORING_PREVIOUS overrides it)",
+            False,
+            detail.strip(),
+        )
+        return
+    before = ledger_and_scores() if installed else {}
+    check(
+        f"previous release {PREVIOUS_RELEASE} installs and scores",
+        installed and before["ledger lines"][0] > 0 and before["scores"][0] > 0,
+        str(before),
+    )
+    if not installed:
+        return
+    odoo("-u", "lead_scoring")
+    upgraded = ledger_and_scores()
+    check(
+        f"upgrade from {PREVIOUS_RELEASE} keeps every score and ledger line",
+        upgraded == before,
+        str(upgraded),
+    )
+    odoo("shell", stdin=RECOMPUTE)
+    recomputed = ledger_and_scores()
+    check(
+        f"recompute after the upgrade from {PREVIOUS_RELEASE} changes nothing",
+        recomputed == upgraded,
+        str(recomputed),
+    )
+
+
 def drop_database():
     conn = psycopg2.connect(dbname="postgres", **CONNECT)
     conn.autocommit = True
@@ -85,6 +191,7 @@ def drop_database():
 
 
 def main():
+    upgrade_from_previous_release()
     drop_database()
 
     odoo("-i", "lead_scoring")
@@ -108,13 +215,7 @@ def main():
         "module.button_immediate_uninstall()\n"
         "env.cr.commit()\n"
     )
-    subprocess.run(
-        odoo_command("shell"),
-        input=code,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    odoo("shell", stdin=code)
     state = query("SELECT state FROM ir_module_module WHERE name = 'lead_scoring'")[0][0]
     check("uninstall completes", state == "uninstalled", state)
     tables = query("SELECT tablename FROM pg_tables WHERE tablename LIKE 'lead_scoring%%'")

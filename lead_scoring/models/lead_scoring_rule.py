@@ -196,12 +196,14 @@ class LeadScoringRule(models.Model):
     # ------------------------------------------------------------------
 
     def _register_hook(self):
-        super()._register_hook()
+        res = super()._register_hook()
         self._watch_related_models()
+        return res
 
     def _unregister_hook(self):
-        super()._unregister_hook()
+        res = super()._unregister_hook()
         unwatch_models(self.env.registry, self.env.registry)
+        return res
 
     def _watch_related_models(self):
         """Hook ``modified()`` on exactly the models the active rules read
