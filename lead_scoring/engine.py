@@ -16,6 +16,7 @@ from functools import partial
 from typing import NamedTuple
 
 from odoo import fields
+from odoo.osv import expression
 from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
@@ -293,48 +294,79 @@ def refresh_scores_sql(scoring_model, now, target_ids=None, new_lines=None):
     )
 
 
-def primary_score_changes_sql(records, shared, per_company, restrict):
-    """``(ARRAY[score, band], ids)`` per value: the records of a target whose
-    primary score or band differ from their score in their primary model.
+def primary_model_sql(records, candidates, target_ids=None):
+    """``(id, model_id)``: each record with the scoring model that gives its
+    primary score, the first candidate whose company fits and whose segment
+    matches (see ``lead.scoring.mixin._lead_scoring_primary_candidates``).
 
-    :param records: the scored model (empty recordset)
-    :param shared: id of the primary model of records of companies not listed
-    :param per_company: ``((company id, primary model id), ...)``
-    :param restrict: SQL filter on ``t`` (the records) and ``pc.model_id``
+    :param records: the scored model, archived records included
+    :param target_ids: only these records (default: every record)
     """
-    if per_company:
-        per_company_sql = SQL(
-            "VALUES %s",
-            SQL(", ").join(SQL("(%s::int, %s::int)", c, m) for c, m in per_company),
+    branches = []
+    for rank, (model_id, company_id, segment) in enumerate(candidates):
+        domain = list(segment or [])
+        if company_id:
+            domain = expression.AND([domain, [("company_id", "=", company_id)]])
+        query = records._search(domain)
+        if target_ids is not None:
+            query.add_where(
+                SQL("%s = ANY(%s)", SQL.identifier(records._table, "id"), list(target_ids))
+            )
+        branches.append(
+            SQL(
+                "SELECT %s AS rank, %s AS model_id, q.id FROM (%s) q",
+                rank,
+                model_id,
+                query.select("id"),
+            )
         )
-    else:
-        per_company_sql = SQL("SELECT NULL::int, NULL::int WHERE FALSE")
+    if not branches:
+        return SQL("SELECT NULL::int AS id, NULL::int AS model_id WHERE FALSE")
+    if len(branches) == 1:
+        return SQL("SELECT id, model_id FROM (%s) c", branches[0])
+    return SQL(
+        "SELECT DISTINCT ON (id) id, model_id FROM (%s) c ORDER BY id, rank",
+        SQL(" UNION ALL ").join(branches),
+    )
+
+
+def primary_score_changes_sql(records, candidates, target_ids=None, only_model_id=None):
+    """``(ARRAY[score, band], ids)`` per value: the records of a target whose
+    primary score or band differ from their score in their primary model (0
+    and no band when no model scores them).
+
+    :param records: the scored model, archived records included
+    :param target_ids: only these records (default: every record)
+    :param only_model_id: only the records whose primary model it is
+    """
+    only_model = SQL()
+    if only_model_id is not None:
+        only_model = SQL("AND p.model_id = %s", only_model_id)
     return SQL(
         """
-        WITH per_company(company_id, model_id) AS (%(per_company)s)
+        WITH primary_model AS MATERIALIZED (%(primary)s)
         SELECT ARRAY[new_score, new_band], array_agg(id ORDER BY id) FROM (
             SELECT t.id, COALESCE(s.score, 0.0) AS new_score,
                    s.band_id::float8 AS new_band,
                    COALESCE(t.%(score_field)s, 0.0) AS old_score,
                    t.%(band_field)s::float8 AS old_band
               FROM %(table)s t
-              LEFT JOIN per_company pc ON pc.company_id = t.company_id
+              LEFT JOIN primary_model p ON p.id = t.id
               LEFT JOIN lead_scoring_score s
-                     ON s.model_id = COALESCE(pc.model_id, %(shared)s)
-                    AND s.%(column)s = t.id
-             WHERE TRUE %(restrict)s
+                     ON s.model_id = p.model_id AND s.%(column)s = t.id
+             WHERE TRUE %(restrict)s %(only_model)s
         ) changes
          WHERE new_score IS DISTINCT FROM old_score
             OR new_band IS DISTINCT FROM old_band
          GROUP BY new_score, new_band
         """,
-        per_company=per_company_sql,
-        shared=shared,
+        primary=primary_model_sql(records, candidates, target_ids),
         score_field=SQL.identifier(records._lead_scoring_score_field),
         band_field=SQL.identifier(records._lead_scoring_band_field),
         table=SQL.identifier(records._table),
         column=SQL.identifier(records._lead_scoring_column),
-        restrict=restrict,
+        restrict=restrict_sql(SQL("t.id"), target_ids),
+        only_model=only_model,
     )
 
 
@@ -428,6 +460,8 @@ class Recompute:
                 partial(rule._evaluate, self.now) for rule in scoring_model.rule_ids if rule.active
             ]
             steps.append(partial(self._refresh_model, scoring_model))
+        if len(self.env[target.model_name]._lead_scoring_primary_candidates()) > 1:
+            steps.append(partial(self._sync_primary_of_changed, target))
         steps += [
             partial(threshold._fire_thresholds)
             for threshold in scoring_models.threshold_ids
@@ -474,6 +508,19 @@ class Recompute:
             "Lead scoring: model %s recomputed, %d scores changed", scoring_model.id, len(changed)
         )
         scoring_model.date_last_recompute = self.now
+
+    def _sync_primary_of_changed(self, target):
+        """Which scoring model gives a record its primary score depends on the
+        record (its company, the segments): copy it again for the records
+        saved since the last run, or for every record in a full run."""
+        records = self.env[target.model_name].sudo()
+        if self.full:
+            records._lead_scoring_sync_primary_score()
+            return
+        watched = self.env["lead.scoring.rule"]._active_triggers()[0].get(target.key, ())
+        changed_ids = self.env["lead.scoring.change"]._taken_ids(target.key, watched)
+        if changed_ids:
+            records._lead_scoring_sync_primary_score(target_ids=changed_ids)
 
     def _sync_primary_scores(self, target):
         """Copy every record's primary score again when which scoring model

@@ -4,7 +4,8 @@ from markupsafe import Markup
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError
-from odoo.tools import SQL, split_every
+from odoo.osv import expression
+from odoo.tools import split_every
 
 from ..engine import primary_score_changes_sql
 from .lead_scoring_rule import ALWAYS_WATCHED
@@ -59,13 +60,14 @@ class LeadScoringMixin(models.AbstractModel):
 
     @api.model
     @tools.ormcache()
-    def _lead_scoring_primary_models(self):
-        """Which scoring model gives the primary score of a record.
+    def _lead_scoring_primary_candidates(self):
+        """The scoring models that may give a record its primary score, in
+        order: a record gets the first one whose company fits and whose
+        segment matches it.
 
-        :return: ``(shared_model_id, ((company_id, model_id), ...))``: the
-            first active model without company serves records of every
-            company not listed (and records without company); a company with
-            models of its own is listed with its first eligible model.
+        :return: ``((model id, company id or None, segment domain or None), ...)``,
+            ending at the first model without company nor segment (it takes
+            every record left)
         """
         scoring_models = (
             self.env["lead.scoring.model"]
@@ -73,21 +75,29 @@ class LeadScoringMixin(models.AbstractModel):
             .with_context(active_test=True)
             .search([("target", "=", self._lead_scoring_target)], order="sequence, id")
         )
-        shared = next((m.id for m in scoring_models if not m.company_id), None)
-        per_company = tuple(
-            (
-                company.id,
-                next(m.id for m in scoring_models if m.company_id in (company, company.browse())),
-            )
-            for company in scoring_models.company_id
-        )
-        return shared, per_company
+        candidates = []
+        for scoring_model in scoring_models:
+            segment = scoring_model._segment_domain()
+            company_id = scoring_model.company_id.id or None
+            candidates.append((scoring_model.id, company_id, tuple(segment) or None))
+            if not company_id and not segment:
+                break
+        return tuple(candidates)
 
-    def _lead_scoring_primary_model_id(self):
-        """The id of the model giving this record's primary score (or None)."""
-        self.ensure_one()
-        shared, per_company = self._lead_scoring_primary_models()
-        return dict(per_company).get(self.company_id.id, shared)
+    def _lead_scoring_primary_model_ids(self):
+        """``{record id: id of the model giving its primary score}`` for these
+        few records, evaluated on the records in memory (the Adjust-score hot
+        path: no query beyond reading them, no flush of pending writes)."""
+        remaining = self.sudo().with_context(active_test=False)
+        primary = {}
+        for model_id, company_id, segment in self._lead_scoring_primary_candidates():
+            domain = list(segment or [])
+            if company_id:
+                domain = expression.AND([domain, [("company_id", "=", company_id)]])
+            matching = remaining.filtered_domain(domain) if domain else remaining
+            primary.update(dict.fromkeys(matching.ids, model_id))
+            remaining -= matching
+        return primary
 
     def _lead_scoring_write_scores(self, scoring_model, scores):
         """Copy new scores of ``scoring_model`` into the primary score and band
@@ -96,9 +106,11 @@ class LeadScoringMixin(models.AbstractModel):
         :param scores: ``{record id: (new score, new band id)}``
         """
         score_field, band_field = self._lead_scoring_fields()
+        records = self.sudo().browse(list(scores))
+        primary = records._lead_scoring_primary_model_ids()
         by_value = defaultdict(list)
-        for record in self.sudo().browse(list(scores)):
-            if record._lead_scoring_primary_model_id() == scoring_model.id:
+        for record in records:
+            if primary.get(record.id) == scoring_model.id:
                 score, band_id = scores[record.id]
                 if (record[score_field], record[band_field].id) != (score, band_id or False):
                     by_value[score, band_id].append(record.id)
@@ -132,8 +144,7 @@ class LeadScoringMixin(models.AbstractModel):
         :param field_names: the fields that changed (None: all, new records)
         """
         ids = [record_id for record_id in self._ids if isinstance(record_id, int)]
-        shared, per_company = self._lead_scoring_primary_models()
-        if ids and (shared or per_company):
+        if ids and self._lead_scoring_primary_candidates():
             changes = self.env["lead.scoring.change"]
             changes._record(self._lead_scoring_target, ids, field_names)
 
@@ -214,22 +225,20 @@ class LeadScoringMixin(models.AbstractModel):
         :param target_ids: only these records (default: every record)
         :param scoring_model: only the records whose primary model it is
         """
+        candidates = self._lead_scoring_primary_candidates()
+        if target_ids is not None and not target_ids:
+            return
+        if scoring_model is not None and scoring_model.id not in {c[0] for c in candidates}:
+            return  # it gives no record its primary score
         score_field, band_field = self._lead_scoring_fields()
-        shared, per_company = self._lead_scoring_primary_models()
-        restrict = SQL()
-        if target_ids is not None:
-            if not target_ids:
-                return
-            restrict = SQL("AND t.id = ANY(%s)", list(target_ids))
-        if scoring_model is not None:
-            if scoring_model.id not in {shared, *(model_id for _c, model_id in per_company)}:
-                return  # it gives no record its primary score
-            restrict = SQL(
-                "%s AND COALESCE(pc.model_id, %s) = %s", restrict, shared, scoring_model.id
-            )
         self.flush_model([score_field, band_field, "company_id"])
         self.env["lead.scoring.score"].flush_model()
-        self.env.cr.execute(primary_score_changes_sql(self, shared, per_company, restrict))
+        records = self.sudo().with_context(active_test=False)
+        self.env.cr.execute(
+            primary_score_changes_sql(
+                records, candidates, target_ids, scoring_model and scoring_model.id
+            )
+        )
         self._lead_scoring_write_by_value(
             ((score, band and int(band)), ids) for (score, band), ids in self.env.cr.fetchall()
         )

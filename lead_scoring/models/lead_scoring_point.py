@@ -289,6 +289,8 @@ class LeadScoringPoint(models.Model):
 
         :param awards: list of ``(target_id, points, reason)``
         """
+        inside = scoring_model._ids_in_segment({award[0] for award in awards})
+        awards = [award for award in awards if award[0] in inside]
         if not awards:
             return
         now = fields.Datetime.now()

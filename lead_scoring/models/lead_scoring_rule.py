@@ -8,11 +8,10 @@ from dateutil.relativedelta import relativedelta
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
-from odoo.fields import Date
 from odoo.osv import expression
 from odoo.tools import SQL, sql
-from odoo.tools.safe_eval import datetime, safe_eval, time
 
+from ..domains import domain_error, parse_domain
 from ..engine import rule_diff_sql
 
 _logger = logging.getLogger(__name__)
@@ -131,14 +130,8 @@ class LeadScoringRule(models.Model):
     @api.constrains("domain", "model_id")
     def _check_domain(self):
         for rule in self.filtered("model_id"):
-            try:
-                domain = rule._parsed_domain()
-                query = rule._target_records()._search(domain)
-                # Planning the query (LIMIT 0 returns nothing) catches type errors
-                # that only PostgreSQL sees, e.g. a text compared with a number.
-                with self.env.cr.savepoint(flush=False):
-                    self.env.cr.execute(SQL("%s LIMIT 0", query.select()))
-            except Exception as error:
+            error = domain_error(rule._target_records(), rule.domain)
+            if error:
                 raise ValidationError(
                     self.env._(
                         'The filter of rule "%(rule)s" is not a valid domain on '
@@ -147,7 +140,7 @@ class LeadScoringRule(models.Model):
                         target=rule.model_id.target_model,
                         error=error,
                     )
-                ) from error
+                )
 
     @api.constrains("points", "expire_after")
     def _check_points(self):
@@ -237,31 +230,20 @@ class LeadScoringRule(models.Model):
     # Business methods
     # ------------------------------------------------------------------
 
-    def _domain_eval_context(self):
-        return {
-            "uid": self.env.uid,
-            "user": self.env.user,
-            "datetime": datetime,
-            "relativedelta": relativedelta,
-            "time": time,
-            "context_today": lambda: Date.context_today(self),
-        }
-
     def _parsed_domain(self):
         """The rule's domain as data (safe evaluation, never Python code)."""
         self.ensure_one()
-        domain = safe_eval(self.domain or "[]", self._domain_eval_context())
-        if not isinstance(domain, list | tuple):
-            raise ValueError(self.env._("a domain must be a list of conditions"))
-        return expression.normalize_domain(list(domain))
+        return parse_domain(self.env, self.domain)
 
     def _target_records(self):
         self.ensure_one()
         return self.model_id._target_records()
 
     def _match_domain(self):
+        """The records the rule awards: its domain within its scoring model's
+        scope (company and segment)."""
         self.ensure_one()
-        return expression.AND([self._parsed_domain(), self.model_id._target_company_domain()])
+        return expression.AND([self._parsed_domain(), self.model_id._scope_domain()])
 
     def _reason(self):
         self.ensure_one()
@@ -350,12 +332,17 @@ class LeadScoringRule(models.Model):
         return {field_name for _model, field_name, path in triggers if not path}
 
     def _domain_triggers(self, domain):
-        """The changes that can change the result of the domain on a record:
+        """The changes that can change the result of the domain on a record
+        (see ``_triggers_of``)."""
+        self.ensure_one()
+        return self._triggers_of(self._target_records(), domain)
+
+    @api.model
+    def _triggers_of(self, records, domain):
+        """The changes that can change the result of ``domain`` on ``records``:
         ``{(model name, field name, path from the record)}``, path "" for the
         record's own fields; None when some cannot be traced back to the record
         (a hierarchy, a one2many, a field that is not stored)."""
-        self.ensure_one()
-        records = self._target_records()
         triggers = set()
         for leaf in domain:
             if not isinstance(leaf, list | tuple) or len(leaf) != 3:
@@ -428,12 +415,15 @@ class LeadScoringRule(models.Model):
         if not sql.table_exists(self.env.cr, self._table):
             return {}, {}  # the addon is being uninstalled: its tables are gone
         rules = self.sudo().with_context(active_test=True).search([("model_id.active", "=", True)])
+        # A segment decides which model gives the primary score, rules or not.
+        segments = self.env["lead.scoring.model"].sudo().search([("domain", "not in", ("[]", ""))])
+        domains = [(r.model_id.target, r._target_records(), r._match_domain) for r in rules]
+        domains += [(m.target, m._target_records(), m._scope_domain) for m in segments]
         watched = defaultdict(lambda: set(ALWAYS_WATCHED))
         related = defaultdict(lambda: defaultdict(set))
-        for rule in rules:
-            target = rule.model_id.target
+        for target, records, domain in domains:
             try:
-                found = rule._domain_triggers(rule._match_domain()) or ()
+                found = self._triggers_of(records, domain()) or ()
             except DOMAIN_ERRORS:
                 continue  # a broken rule: the engine logs it and skips it
             for model_name, field_name, path in found:

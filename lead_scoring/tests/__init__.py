@@ -9,3 +9,4 @@ from . import test_reliability
 from . import test_rpc
 from . import test_incremental
 from . import test_odoo_workflows
+from . import test_segments
