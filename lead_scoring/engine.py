@@ -202,10 +202,10 @@ def rule_diff_sql(rule, match_query, now, expire_date, changed_ids=None):
             RETURNING p.%(column)s AS target_id
         ), opened AS (
             INSERT INTO lead_scoring_point (
-                model_id, rule_id, %(column)s, points, source, reason,
+                model_id, rule_id, %(column)s, points, multiplier, source, reason,
                 date, expire_date, is_live,
                 create_uid, create_date, write_uid, write_date)
-            SELECT %(model)s, %(rule)s, new.id, %(points)s, 'rule', %(reason)s,
+            SELECT %(model)s, %(rule)s, new.id, %(points)s, 1.0, 'rule', %(reason)s,
                    %(now)s, %(expire)s, %(live)s,
                    %(uid)s, %(now)s, %(uid)s, %(now)s
               FROM (SELECT id FROM matching EXCEPT SELECT target_id FROM open_lines) new

@@ -3,6 +3,7 @@ from . import lead_scoring_rule
 from . import lead_scoring_point
 from . import lead_scoring_score
 from . import lead_scoring_band
+from . import lead_scoring_grade
 from . import lead_scoring_threshold
 from . import lead_scoring_threshold_crossing
 from . import lead_scoring_change

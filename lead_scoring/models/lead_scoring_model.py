@@ -61,6 +61,13 @@ class LeadScoringModel(models.Model):
         "lead.scoring.threshold", "model_id", string="Thresholds", copy=True
     )
     band_ids = fields.One2many("lead.scoring.band", "model_id", string="Bands", copy=True)
+    grade_ids = fields.One2many(
+        "lead.scoring.grade",
+        "model_id",
+        string="Grades",
+        copy=True,
+        context={"active_test": False},
+    )
     automation_ids = fields.One2many("lead.scoring.automation", "model_id", string="Automations")
     use_min_score = fields.Boolean("Minimum Score")
     min_score = fields.Float(help="Scores never go below this value.")

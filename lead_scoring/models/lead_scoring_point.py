@@ -14,6 +14,9 @@ from .lead_scoring_rule import expire_date_from
 RETENTION_PARAM = "lead_scoring.ledger_retention_days"
 DEFAULT_RETENTION_DAYS = 730
 
+# Behaviour points are graded (who acts weighs more); rule and manual points are not.
+GRADED_SOURCES = ("action", "api")
+
 SOURCES = [
     ("rule", "Rule"),
     ("action", "Automation"),
@@ -47,7 +50,12 @@ class LeadScoringPoint(models.Model):
         "res.partner", "Contact", ondelete="cascade", index="btree_not_null"
     )
     lead_id = fields.Many2one("crm.lead", "Deal", ondelete="cascade", index="btree_not_null")
-    points = fields.Float(required=True)
+    points = fields.Float(required=True, help="The points this line counts for (graded).")
+    multiplier = fields.Float(
+        default=1.0, help="Grade multiplier of an automation or API line; 1 when ungraded."
+    )
+    grade_id = fields.Many2one("lead.scoring.grade", "Grade", ondelete="set null")
+    points_detail = fields.Char("Points (detail)", compute="_compute_points_detail")
     source = fields.Selection(SOURCES, required=True, default="manual")
     # No index of its own: the engine reads a rule's open lines through the unique
     # (rule, record) index below, which a rule_id index would steal the plan from
@@ -107,6 +115,18 @@ class LeadScoringPoint(models.Model):
              WHERE closed_date IS NULL
             """
         )
+
+    @api.depends("points", "multiplier", "grade_id")
+    def _compute_points_detail(self):
+        for line in self:
+            multiplier = line.multiplier or 1.0
+            if multiplier == 1.0:
+                line.points_detail = format(line.points, "+g")
+            else:
+                base = format(round(line.points / multiplier, 4), "+g")
+                line.points_detail = (
+                    f"{base} \u00d7 {multiplier:g} {line.grade_id.name or ''}".strip()
+                )
 
     @api.constrains("points")
     def _check_points(self):
@@ -296,15 +316,23 @@ class LeadScoringPoint(models.Model):
         now = fields.Datetime.now()
         column = SQL.identifier(scoring_model._target_column())
         target_ids, points, reasons = (list(values) for values in zip(*awards, strict=True))
+        grades = {}
+        if source in GRADED_SOURCES:
+            grades = self.env["lead.scoring.grade"]._grade_targets(scoring_model, set(target_ids))
+        multipliers = [grades[t].multiplier if t in grades else 1.0 for t in target_ids]
+        grade_ids = [grades[t].id if t in grades else None for t in target_ids]
+        points = [value * factor for value, factor in zip(points, multipliers, strict=True)]
         new_lines = SQL(
             """
             INSERT INTO lead_scoring_point (
-                model_id, %(column)s, points, source, reason, action_id, date,
-                expire_date, is_live, create_uid, create_date, write_uid, write_date)
-            SELECT %(model)s, award.target_id, award.points, %(source)s, award.reason,
-                   %(action)s, %(now)s, %(expire)s, TRUE, %(uid)s, %(now)s, %(uid)s, %(now)s
-              FROM unnest(%(targets)s::int[], %(points)s::float8[], %(reasons)s::varchar[])
-                   AS award(target_id, points, reason)
+                model_id, %(column)s, points, multiplier, grade_id, source, reason, action_id,
+                date, expire_date, is_live, create_uid, create_date, write_uid, write_date)
+            SELECT %(model)s, award.target_id, award.points, award.multiplier, award.grade_id,
+                   %(source)s, award.reason, %(action)s, %(now)s, %(expire)s, TRUE,
+                   %(uid)s, %(now)s, %(uid)s, %(now)s
+              FROM unnest(%(targets)s::int[], %(points)s::float8[], %(multipliers)s::float8[],
+                          %(grades)s::int[], %(reasons)s::varchar[])
+                   AS award(target_id, points, multiplier, grade_id, reason)
             RETURNING %(column)s, points
             """,
             column=column,
@@ -316,6 +344,8 @@ class LeadScoringPoint(models.Model):
             uid=self.env.uid,
             targets=target_ids,
             points=points,
+            multipliers=multipliers,
+            grades=grade_ids,
             reasons=reasons,
         )
         scores = self.env["lead.scoring.score"].sudo()

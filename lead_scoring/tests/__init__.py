@@ -10,3 +10,4 @@ from . import test_rpc
 from . import test_incremental
 from . import test_odoo_workflows
 from . import test_segments
+from . import test_grading
