@@ -54,7 +54,7 @@ class LeadScoringPoint(models.Model):
     multiplier = fields.Float(
         default=1.0, help="Grade multiplier of an automation or API line; 1 when ungraded."
     )
-    grade_id = fields.Many2one("lead.scoring.grade", "Grade", ondelete="set null")
+    grade_id = fields.Many2one("lead.scoring.grade", ondelete="set null")
     points_detail = fields.Char("Points (detail)", compute="_compute_points_detail")
     source = fields.Selection(SOURCES, required=True, default="manual")
     # No index of its own: the engine reads a rule's open lines through the unique
