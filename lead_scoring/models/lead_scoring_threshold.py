@@ -30,6 +30,14 @@ class LeadScoringThreshold(models.Model):
     target = fields.Selection(related="model_id.target")
     name = fields.Char(required=True, translate=True)
     score = fields.Float(required=True, help="Fires when a score reaches this value.")
+    direction = fields.Selection(
+        [("up", "Score rises to it"), ("down", "Score falls below it")],
+        required=True,
+        default="up",
+        help="Up: fires once when a score reaches the value, again only after it fell "
+        "below. Down: fires once when a score that was at or above the value falls "
+        "below it (engagement dropping), again only after it came back.",
+    )
     action = fields.Selection(
         [("create_deal", "Create a deal"), ("server_action", "Run a server action")],
         required=True,
@@ -60,9 +68,17 @@ class LeadScoringThreshold(models.Model):
         for threshold in self:
             threshold.crossing_count = counts.get(threshold, 0)
 
-    @api.constrains("action", "model_id", "server_action_id")
+    @api.constrains("action", "model_id", "server_action_id", "direction")
     def _check_action(self):
         for threshold in self:
+            if threshold.action == "create_deal" and threshold.direction == "down":
+                raise ValidationError(
+                    self.env._(
+                        'Threshold "%(threshold)s": a falling score runs a server action '
+                        "(schedule an activity, add to a nurture list), it does not create deals.",
+                        threshold=threshold.name,
+                    )
+                )
             if (
                 threshold.action == "create_deal"
                 and threshold.model_id.target_model != "res.partner"
@@ -94,7 +110,7 @@ class LeadScoringThreshold(models.Model):
 
     def write(self, vals):
         res = super().write(vals)
-        if "score" in vals or ("active" in vals and not vals["active"]):
+        if {"score", "direction"} & vals.keys() or ("active" in vals and not vals["active"]):
             # A new value starts a fresh series of crossings.
             self.env["lead.scoring.threshold.crossing"].sudo().search(
                 [("threshold_id", "in", self.ids)]
@@ -106,16 +122,23 @@ class LeadScoringThreshold(models.Model):
     # ------------------------------------------------------------------
 
     def _fire_thresholds(self, target_ids=None):
-        """Re-arm the pairs whose score fell below, then fire the armed ones
-        whose score reached the threshold.
+        """Fire the thresholds crossed since the last look, and re-arm the others.
+
+        Up: re-arm the records whose score fell below, then fire for the armed
+        ones at or above. Down: fire for the armed records now below, then arm
+        those at or above (a record arms by being at or above the value).
 
         :param target_ids: restrict to these records of the thresholds' model
         """
         crossings = self.env["lead.scoring.threshold.crossing"].sudo()
         for threshold in self.filtered("active").sudo():
             column = threshold.model_id._target_column()
-            crossings._rearm(threshold, target_ids)
-            fired_ids = crossings._cross(threshold, target_ids)
+            if threshold.direction == "down":
+                fired_ids = crossings._fall(threshold, target_ids)
+                crossings._arm_above(threshold, target_ids)
+            else:
+                crossings._rearm(threshold, target_ids)
+                fired_ids = crossings._cross(threshold, target_ids)
             if not fired_ids:
                 continue
             records = threshold.model_id._target_records().browse(fired_ids)

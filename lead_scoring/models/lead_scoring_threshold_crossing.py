@@ -5,8 +5,12 @@ from ..engine import restrict_sql
 
 
 class LeadScoringThresholdCrossing(models.Model):
-    """A threshold that fired for a scored record and stays disarmed for it
-    until the record's score falls back below the threshold.
+    """The state of a threshold for one scored record.
+
+    Up thresholds: a row means the threshold fired for the record and stays
+    disarmed until the score falls back below. Down thresholds: a row means
+    the record's score is at or above the value (armed): the threshold fires
+    when it falls below, and the row goes.
 
     The record is named by id only (``res_id``, of the threshold's target):
     any target can be crossed without a column of its own. A crossing whose
@@ -102,6 +106,46 @@ class LeadScoringThresholdCrossing(models.Model):
             )
         )
         return [row[0] for row in self.env.cr.fetchall()]
+
+    @api.model
+    def _fall(self, threshold, target_ids=None):
+        """Down thresholds: drop the armed records whose score is now below.
+
+        :return: ids of those records that are active (for which it fires)
+        """
+        scoring_model = threshold.model_id
+        column = SQL.identifier(scoring_model._target_column())
+        self.env.cr.execute(
+            SQL(
+                """
+                WITH fallen AS (
+                    DELETE FROM lead_scoring_threshold_crossing c
+                     WHERE c.threshold_id = %(threshold)s %(restrict)s
+                       AND NOT EXISTS (
+                           SELECT 1 FROM lead_scoring_score s
+                            WHERE s.model_id = %(model)s AND s.%(column)s = c.res_id
+                              AND s.score >= %(value)s)
+                 RETURNING c.res_id
+                )
+                SELECT fallen.res_id FROM fallen
+                  JOIN %(table)s t ON t.id = fallen.res_id AND t.active
+                """,
+                threshold=threshold.id,
+                model=scoring_model.id,
+                column=column,
+                value=threshold.score,
+                table=SQL.identifier(scoring_model._target_records()._table),
+                restrict=restrict_sql(SQL("c.res_id"), target_ids),
+            )
+        )
+        fired = [row[0] for row in self.env.cr.fetchall()]
+        self.invalidate_model()
+        return fired
+
+    @api.model
+    def _arm_above(self, threshold, target_ids=None):
+        """Down thresholds: arm the records whose score is at or above."""
+        return self._cross(threshold, target_ids)
 
     @api.model
     def _merge_crossings(self, target, merged_ids, survivor_id):

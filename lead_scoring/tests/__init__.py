@@ -11,3 +11,4 @@ from . import test_incremental
 from . import test_odoo_workflows
 from . import test_segments
 from . import test_grading
+from . import test_threshold_down
