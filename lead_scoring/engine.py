@@ -370,6 +370,37 @@ def primary_score_changes_sql(records, candidates, target_ids=None, only_model_i
     )
 
 
+def lead_grade_changes_sql(fit_model_id, engagement_model_id, partner_ids=None):
+    """``(grade, ids)`` per value: the contacts whose lead grade differs from
+    the one stored. The grade is the code of the fit band followed by the code
+    of the engagement band (a model without a score for the contact counts
+    its score as 0); contacts scored by neither model, or bands without a
+    code, give no grade."""
+    return SQL(
+        """
+        SELECT new_grade, array_agg(id ORDER BY id) FROM (
+            SELECT t.id, t.lead_grade,
+                   CASE WHEN fs.id IS NOT NULL OR es.id IS NOT NULL
+                        THEN fb.code || eb.code END AS new_grade
+              FROM res_partner t
+              LEFT JOIN lead_scoring_score fs ON fs.model_id = %(fit)s AND fs.partner_id = t.id
+              LEFT JOIN lead_scoring_score es
+                     ON es.model_id = %(engagement)s AND es.partner_id = t.id
+              LEFT JOIN lead_scoring_band fb ON fb.id = %(fit_band)s
+              LEFT JOIN lead_scoring_band eb ON eb.id = %(engagement_band)s
+             WHERE TRUE %(restrict)s
+        ) grades
+         WHERE new_grade IS DISTINCT FROM lead_grade
+         GROUP BY new_grade
+        """,
+        fit=fit_model_id,
+        engagement=engagement_model_id,
+        fit_band=band_sql(fit_model_id, SQL("COALESCE(fs.score, 0.0)")),
+        engagement_band=band_sql(engagement_model_id, SQL("COALESCE(es.score, 0.0)")),
+        restrict=restrict_sql(SQL("t.id"), partner_ids),
+    )
+
+
 # ----------------------------------------------------------------------
 # The run
 # ----------------------------------------------------------------------
@@ -504,6 +535,8 @@ class Recompute:
                 changed = scores._refresh_scores(scoring_model, self.now, target_ids)
                 records._lead_scoring_sync_primary_score(target_ids=list(changed))
                 self.env["lead.scoring.refresh"]._clear(scoring_model)
+        if changed:
+            records._lead_scoring_scores_changed(scoring_model, list(changed))
         _logger.info(
             "Lead scoring: model %s recomputed, %d scores changed", scoring_model.id, len(changed)
         )

@@ -37,6 +37,13 @@ class CrmLead(models.Model):
         related="partner_id.contact_score",
         groups="lead_scoring.group_lead_scoring_user",
     )
+    lead_grade = fields.Char(
+        "Lead Grade",
+        related="partner_id.lead_grade",
+        store=True,
+        index="btree_not_null",
+        groups="lead_scoring.group_lead_scoring_user",
+    )
     lead_score_ids = fields.One2many(
         "lead.scoring.score",
         "lead_id",

@@ -19,8 +19,21 @@ class LeadScoringBand(models.Model):
     min_score = fields.Float(
         "Minimum Score", help="A score gets the band with the highest minimum it reaches."
     )
+    code = fields.Char(
+        size=4,
+        help="Short code of the band in the lead grade (fit x engagement), e.g. A, B, C "
+        "for a fit model and 1, 2, 3 for an engagement model.",
+    )
     color = fields.Integer()
     score_count = fields.Integer("Records", compute="_compute_score_count")
+
+    @api.depends("name", "model_id.name")
+    def _compute_display_name(self):
+        # Readable next to the bands of other models: "Dealkwaliteit / Cold".
+        for band in self:
+            band.display_name = (
+                f"{band.model_id.name} / {band.name}" if band.model_id else band.name
+            )
 
     def _compute_score_count(self):
         counts = dict(
@@ -42,6 +55,8 @@ class LeadScoringBand(models.Model):
         res = super().write(vals)
         if {"min_score", "model_id"} & vals.keys():
             (scoring_models | self.model_id)._refresh_all_bands()
+        elif "code" in vals:
+            self.env["res.partner"]._lead_scoring_sync_lead_grade()
         return res
 
     def unlink(self):

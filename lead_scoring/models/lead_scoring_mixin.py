@@ -244,6 +244,11 @@ class LeadScoringMixin(models.AbstractModel):
         )
 
     @api.model
+    def _lead_scoring_scores_changed(self, scoring_model, target_ids):
+        """Hook: the scores of these records in ``scoring_model`` just changed
+        (and their primary score was copied). Contacts update their lead grade."""
+
+    @api.model
     def _lead_scoring_find_target(self, record):
         """The record of this model an "Adjust score" action scores when it
         runs on ``record`` of another model: by default the record its

@@ -357,5 +357,7 @@ class LeadScoringPoint(models.Model):
     def _after_scores_changed(self, scoring_model, changed):
         """Copy changed scores to the records and fire the thresholds they crossed."""
         if changed:
-            scoring_model._target_records()._lead_scoring_write_scores(scoring_model, changed)
+            records = scoring_model._target_records()
+            records._lead_scoring_write_scores(scoring_model, changed)
+            records._lead_scoring_scores_changed(scoring_model, list(changed))
             scoring_model.threshold_ids._fire_thresholds(list(changed))

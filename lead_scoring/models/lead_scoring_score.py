@@ -78,10 +78,10 @@ class LeadScoringScore(models.Model):
                 lambda t, s=score: t.active and t.score > s.score
             ).sorted("score")[:1]
             score.next_threshold_id = above
-            if above:
-                score.threshold_progress = max(0.0, min(100.0, 100.0 * score.score / above.score))
-            else:
-                score.threshold_progress = 100.0 if score.model_id.threshold_ids else 0.0
+            # No threshold ahead: no progress to show (not a misleading 100 %).
+            score.threshold_progress = (
+                max(0.0, min(100.0, 100.0 * score.score / above.score)) if above else 0.0
+            )
 
     def action_open_points(self):
         self.ensure_one()

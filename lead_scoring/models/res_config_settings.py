@@ -1,6 +1,7 @@
 from odoo import api, fields, models
 
 from .lead_scoring_point import DEFAULT_RETENTION_DAYS, RETENTION_PARAM
+from .res_partner import ENGAGEMENT_MODEL_PARAM, FIT_MODEL_PARAM
 
 
 class ResConfigSettings(models.TransientModel):
@@ -23,6 +24,28 @@ class ResConfigSettings(models.TransientModel):
         default=DEFAULT_RETENTION_DAYS,
         help="Closed and expired ledger lines older than this are removed. 0 = keep forever.",
     )
+
+    lead_scoring_fit_model_id = fields.Many2one(
+        "lead.scoring.model",
+        "Fit Model",
+        config_parameter=FIT_MODEL_PARAM,
+        domain=[("target", "=", "contact")],
+        help="Its band codes are the letter of the lead grade (A1: A).",
+    )
+    lead_scoring_engagement_model_id = fields.Many2one(
+        "lead.scoring.model",
+        "Engagement Model",
+        config_parameter=ENGAGEMENT_MODEL_PARAM,
+        domain=[("target", "=", "contact")],
+        help="Its band codes are the digit of the lead grade (A1: 1).",
+    )
+
+    def set_values(self):
+        before = self.env["res.partner"]._lead_scoring_grade_models()
+        res = super().set_values()
+        if self.env["res.partner"]._lead_scoring_grade_models() != before:
+            self.env["res.partner"]._lead_scoring_sync_lead_grade()
+        return res
 
     @api.model
     def _lead_scoring_cron(self):

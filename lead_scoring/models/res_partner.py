@@ -2,7 +2,13 @@ from odoo import api, fields, models
 from odoo.tools import email_normalize
 from odoo.tools.translate import LazyTranslate
 
+from ..engine import lead_grade_changes_sql
+
 _lt = LazyTranslate(__name__)
+
+# The scoring models whose band codes make the lead grade (fit x engagement: A1).
+FIT_MODEL_PARAM = "lead_scoring.fit_model_id"
+ENGAGEMENT_MODEL_PARAM = "lead_scoring.engagement_model_id"
 
 
 class ResPartner(models.Model):
@@ -32,6 +38,14 @@ class ResPartner(models.Model):
         ondelete="set null",
         groups="lead_scoring.group_lead_scoring_user",
         help="Band of the contact score.",
+    )
+    lead_grade = fields.Char(
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        groups="lead_scoring.group_lead_scoring_user",
+        help="Fit x engagement: the band code in the fit model and the band code in "
+        "the engagement model picked in the CRM settings (A1 = best fit, most engaged).",
     )
     lead_score_ids = fields.One2many(
         "lead.scoring.score",
@@ -78,3 +92,38 @@ class ResPartner(models.Model):
         if not normalized:
             return self.browse()
         return self.search([("email_normalized", "=", normalized)], order="id", limit=1)
+
+    @api.model
+    def _lead_scoring_scores_changed(self, scoring_model, target_ids):
+        res = super()._lead_scoring_scores_changed(scoring_model, target_ids)
+        self._lead_scoring_sync_lead_grade(target_ids, scoring_model)
+        return res
+
+    @api.model
+    def _lead_scoring_grade_models(self):
+        """``(fit model id, engagement model id)`` picked in the settings (or None)."""
+        parameters = self.env["ir.config_parameter"].sudo()
+        ids = [parameters.get_param(key) for key in (FIT_MODEL_PARAM, ENGAGEMENT_MODEL_PARAM)]
+        return tuple(int(value) if value else None for value in ids)
+
+    @api.model
+    def _lead_scoring_sync_lead_grade(self, partner_ids=None, scoring_model=None):
+        """Bring the lead grade of contacts in line with their bands in the fit
+        and engagement models, in one query; written through the ORM so that
+        the opportunities' grade follows.
+
+        :param partner_ids: only these contacts (default: every contact)
+        :param scoring_model: only when it is the fit or engagement model
+        """
+        models_ids = self._lead_scoring_grade_models()
+        if scoring_model is not None and scoring_model.id not in models_ids:
+            return
+        if partner_ids is not None and not partner_ids:
+            return
+        self.flush_model(["lead_grade"])
+        self.env["lead.scoring.score"].flush_model()
+        self.env["lead.scoring.band"].flush_model()
+        self.env.cr.execute(lead_grade_changes_sql(*models_ids, partner_ids))
+        partners = self.sudo().with_context(tracking_disable=True, lead_scoring_engine=True)
+        for grade, ids in self.env.cr.fetchall():
+            partners.browse(ids).write({"lead_grade": grade or False})

@@ -25,6 +25,7 @@ class LeadScoringConversionReport(models.Model):
     band_id = fields.Many2one("lead.scoring.band", "Band at Closing", readonly=True)
     company_id = fields.Many2one("res.company", readonly=True)
     team_id = fields.Many2one("crm.team", "Sales Team", readonly=True)
+    lead_grade = fields.Char("Lead Grade", readonly=True, help="The customer's lead grade now.")
     user_id = fields.Many2one("res.users", "Salesperson", readonly=True)
     date_closed = fields.Datetime("Closed On", readonly=True)
     score_at_close = fields.Float("Score at Closing", readonly=True, aggregator="avg")
@@ -37,7 +38,7 @@ class LeadScoringConversionReport(models.Model):
         return SQL(
             """
             WITH closed AS (
-                SELECT l.id AS lead_id, l.partner_id, l.company_id, l.team_id,
+                SELECT l.id AS lead_id, l.partner_id, l.company_id, l.team_id, l.lead_grade,
                        l.user_id, l.date_closed, COALESCE(st.is_won, FALSE) AS is_won
                   FROM crm_lead l
                   LEFT JOIN crm_stage st ON st.id = l.stage_id
@@ -64,7 +65,7 @@ class LeadScoringConversionReport(models.Model):
                 SELECT scored.*, %(score_at_close)s AS score_at_close FROM scored
             )
             SELECT row_number() OVER (ORDER BY c.model_id, c.lead_id) AS id,
-                   c.lead_id, c.partner_id, c.model_id, c.company_id, c.team_id,
+                   c.lead_id, c.partner_id, c.model_id, c.company_id, c.team_id, c.lead_grade,
                    c.user_id, c.date_closed, c.score_at_close,
                    %(band)s AS band_id,
                    CASE WHEN c.is_won THEN 1 ELSE 0 END AS won_count,

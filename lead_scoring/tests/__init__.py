@@ -12,3 +12,4 @@ from . import test_odoo_workflows
 from . import test_segments
 from . import test_grading
 from . import test_threshold_down
+from . import test_lead_grade
