@@ -38,7 +38,6 @@ class CrmLead(models.Model):
         groups="lead_scoring.group_lead_scoring_user",
     )
     lead_grade = fields.Char(
-        "Lead Grade",
         related="partner_id.lead_grade",
         store=True,
         index="btree_not_null",

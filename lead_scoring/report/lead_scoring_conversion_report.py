@@ -25,7 +25,7 @@ class LeadScoringConversionReport(models.Model):
     band_id = fields.Many2one("lead.scoring.band", "Band at Closing", readonly=True)
     company_id = fields.Many2one("res.company", readonly=True)
     team_id = fields.Many2one("crm.team", "Sales Team", readonly=True)
-    lead_grade = fields.Char("Lead Grade", readonly=True, help="The customer's lead grade now.")
+    lead_grade = fields.Char(readonly=True, help="The customer's lead grade now.")
     user_id = fields.Many2one("res.users", "Salesperson", readonly=True)
     date_closed = fields.Datetime("Closed On", readonly=True)
     score_at_close = fields.Float("Score at Closing", readonly=True, aggregator="avg")
