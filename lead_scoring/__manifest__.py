@@ -31,6 +31,7 @@
     ],
     "demo": [
         "demo/lead_scoring_demo.xml",
+        "demo/lead_scoring_segment_demo.xml",
     ],
     "assets": {
         "web.assets_tests": [
