@@ -29,6 +29,11 @@ RECOMPUTE_LOCK_KEY = 0x4C535243
 FULL_EVALUATION_MIN_CHANGES = 1000
 FULL_EVALUATION_SHARE = 0.2
 
+# Contact fields a roll-up depends on besides its contacts' scores, and how
+# many levels of companies of companies it follows.
+ROLLUP_WATCHED = ("parent_id", "is_company")
+ROLLUP_MAX_DEPTH = 5
+
 # A run refreshes the statistics of these tables when a tenth of their rows
 # changed since they were last analysed: the plans of the rule diff depend on them.
 ANALYZED_TABLES = ("lead_scoring_point", "lead_scoring_score")
@@ -243,7 +248,19 @@ def refresh_scores_sql(scoring_model, now, target_ids=None, new_lines=None):
         returns ``(target_id, points)``: they count in the same statement
     """
     column = SQL.identifier(scoring_model._target().column)
-    computed_score = model_clamp_sql(scoring_model, SQL("COALESCE(live.total, 0.0)"))
+    own_points = SQL("COALESCE(live.total, 0.0)")
+    rollup_join = SQL()
+    if scoring_model.rollup != "none":
+        # A company's score: its own points plus the roll-up of its contacts
+        # (kept on its score row by ``rollup_sql``).
+        own_points = SQL("%s + COALESCE(kept.rollup_score, 0.0)", own_points)
+        rollup_join = SQL(
+            "LEFT JOIN lead_scoring_score kept"
+            " ON kept.model_id = %s AND kept.%s = candidate.target_id",
+            scoring_model.id,
+            column,
+        )
+    computed_score = model_clamp_sql(scoring_model, own_points)
     return SQL(
         """
         WITH new_lines(target_id, points) AS (%(new_lines)s),
@@ -260,6 +277,7 @@ def refresh_scores_sql(scoring_model, now, target_ids=None, new_lines=None):
         ), computed AS (
             SELECT candidate.target_id, ROUND((%(score)s)::numeric, 4)::float8 AS score
               FROM candidate LEFT JOIN live ON live.target_id = candidate.target_id
+              %(rollup_join)s
         )
         INSERT INTO lead_scoring_score AS s (
             model_id, %(column)s, score, band_id, date_last_change,
@@ -288,6 +306,7 @@ def refresh_scores_sql(scoring_model, now, target_ids=None, new_lines=None):
             scoring_model, now, target_ids, SQL("SELECT target_id, points FROM new_lines")
         ),
         score=computed_score,
+        rollup_join=rollup_join,
         band=band_sql(scoring_model.id, SQL("computed.score")),
         restrict_lines=restrict_sql(SQL("p.%s", column), target_ids),
         restrict_scores=restrict_sql(SQL("s.%s", column), target_ids),
@@ -367,6 +386,58 @@ def primary_score_changes_sql(records, candidates, target_ids=None, only_model_i
         column=SQL.identifier(records._lead_scoring_column),
         restrict=restrict_sql(SQL("t.id"), target_ids),
         only_model=only_model,
+    )
+
+
+ROLLUP_AGGREGATES = {"sum": "SUM", "max": "MAX", "average": "AVG"}
+
+
+def rollup_sql(scoring_model, company_ids):
+    """One statement that sets the roll-up part of these companies' scores
+    (the aggregate of the scores of their active contacts, 0 for a contact
+    without one) and returns the companies whose part changed."""
+    return SQL(
+        """
+        WITH companies AS (
+            SELECT p.id FROM res_partner p WHERE p.id = ANY(%(companies)s) AND p.is_company
+        ), aggregated AS (
+            SELECT c.id, COALESCE(%(aggregate)s(COALESCE(s.score, 0.0)), 0.0) AS rollup
+              FROM companies c
+              LEFT JOIN res_partner child ON child.parent_id = c.id AND child.active
+              LEFT JOIN lead_scoring_score s
+                     ON s.model_id = %(model)s AND s.partner_id = child.id
+             GROUP BY c.id
+        )
+        INSERT INTO lead_scoring_score AS s (
+            model_id, partner_id, score, rollup_score, create_uid, create_date,
+            write_uid, write_date)
+        SELECT %(model)s, aggregated.id, 0.0, ROUND(aggregated.rollup::numeric, 4)::float8,
+               %(uid)s, %(now)s, %(uid)s, %(now)s
+          FROM aggregated
+        ON CONFLICT (model_id, partner_id) DO UPDATE
+           SET rollup_score = EXCLUDED.rollup_score
+         WHERE s.rollup_score IS DISTINCT FROM EXCLUDED.rollup_score
+        RETURNING s.partner_id
+        """,
+        companies=list(company_ids),
+        aggregate=SQL(ROLLUP_AGGREGATES[scoring_model.rollup]),
+        model=scoring_model.id,
+        uid=scoring_model.env.uid,
+        now=fields.Datetime.now(),
+    )
+
+
+def rollup_companies_sql(partner_ids):
+    """The companies whose roll-up these contacts feed: their parents, and
+    those of them that are companies themselves."""
+    return SQL(
+        """
+        SELECT p.parent_id FROM res_partner p
+         WHERE p.id = ANY(%(ids)s) AND p.parent_id IS NOT NULL
+         UNION
+        SELECT p.id FROM res_partner p WHERE p.id = ANY(%(ids)s) AND p.is_company
+        """,
+        ids=list(partner_ids),
     )
 
 
@@ -523,7 +594,8 @@ class Recompute:
         nothing half-copied."""
         scores = self.env["lead.scoring.score"]
         records = scoring_model._target_records()
-        if scoring_model.scores_dirty or scoring_model.decay_half_life_days:
+        refresh_all = scoring_model.scores_dirty or scoring_model.decay_half_life_days
+        if refresh_all:
             changed = scores._refresh_scores(scoring_model, self.now)
             scoring_model.scores_dirty = False
             records._lead_scoring_sync_primary_score(scoring_model=scoring_model)
@@ -535,12 +607,51 @@ class Recompute:
                 changed = scores._refresh_scores(scoring_model, self.now, target_ids)
                 records._lead_scoring_sync_primary_score(target_ids=list(changed))
                 self.env["lead.scoring.refresh"]._clear(scoring_model)
+        if scoring_model.rollup != "none":
+            changed.update(self._refresh_rollup(scoring_model, set(changed), refresh_all))
         if changed:
             records._lead_scoring_scores_changed(scoring_model, list(changed))
         _logger.info(
             "Lead scoring: model %s recomputed, %d scores changed", scoring_model.id, len(changed)
         )
         scoring_model.date_last_recompute = self.now
+
+    def _refresh_rollup(self, scoring_model, changed_ids, every_company=False):
+        """Roll the scores of contacts up into their companies' scores: the
+        companies of the contacts whose score changed or that were saved
+        (moved, archived; their former company is queued when they move),
+        level by level up a hierarchy of companies.
+
+        :return: ``{company id: (score, band id)}`` of the totals that changed
+        """
+        cr = self.env.cr
+        scores = self.env["lead.scoring.score"]
+        if self.full or every_company:
+            cr.execute(SQL("SELECT id FROM res_partner WHERE is_company"))
+        else:
+            saved = self.env["lead.scoring.change"]._taken_ids(
+                "contact", {*ROLLUP_WATCHED, "active", "child_ids"}
+            )
+            cr.execute(rollup_companies_sql(changed_ids | set(saved)))
+        company_ids = {row[0] for row in cr.fetchall()}
+        changed = {}
+        for _level in range(ROLLUP_MAX_DEPTH):
+            if not company_ids:
+                break
+            scores.flush_model()
+            cr.execute(rollup_sql(scoring_model, company_ids))
+            moved = [row[0] for row in cr.fetchall()]
+            scores.invalidate_model(["rollup_score"])
+            totals = scores._refresh_scores(scoring_model, self.now, moved) if moved else {}
+            scoring_model._target_records()._lead_scoring_sync_primary_score(
+                target_ids=list(totals)
+            )
+            changed.update(totals)
+            if not totals:
+                break
+            cr.execute(rollup_companies_sql(set(totals)))
+            company_ids = {row[0] for row in cr.fetchall()} - set(totals)
+        return changed
 
     def _sync_primary_of_changed(self, target):
         """Which scoring model gives a record its primary score depends on the

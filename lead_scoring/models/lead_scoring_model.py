@@ -12,6 +12,7 @@ _logger = logging.getLogger(__name__)
 
 # Settings that change every score of a model without touching its ledger.
 SCORE_SETTINGS = {
+    "rollup",
     "use_min_score",
     "min_score",
     "use_max_score",
@@ -56,6 +57,14 @@ class LeadScoringModel(models.Model):
         "records outside it. Empty: every record.",
     )
     segment_count = fields.Integer("Records in Segment", compute="_compute_segment_count")
+    rollup = fields.Selection(
+        [("none", "None"), ("sum", "Sum"), ("max", "Highest"), ("average", "Average")],
+        "Account Roll-up",
+        default="none",
+        required=True,
+        help="Contact models: a company's score adds up its own points and the sum, "
+        "highest or average score of its active contacts in this model.",
+    )
     rule_ids = fields.One2many("lead.scoring.rule", "model_id", string="Rules", copy=True)
     threshold_ids = fields.One2many(
         "lead.scoring.threshold", "model_id", string="Thresholds", copy=True
@@ -190,6 +199,18 @@ class LeadScoringModel(models.Model):
                         model=scoring_model.name,
                         target=scoring_model.target_model,
                         error=error,
+                    )
+                )
+
+    @api.constrains("rollup", "target")
+    def _check_rollup(self):
+        for scoring_model in self:
+            if scoring_model.rollup != "none" and scoring_model.target_model != "res.partner":
+                raise ValidationError(
+                    self.env._(
+                        'Scoring model "%(model)s": only contact models roll scores up '
+                        "into their companies.",
+                        model=scoring_model.name,
                     )
                 )
 

@@ -12,7 +12,7 @@ from odoo.osv import expression
 from odoo.tools import SQL, sql
 
 from ..domains import domain_error, parse_domain
-from ..engine import rule_diff_sql
+from ..engine import ROLLUP_WATCHED, rule_diff_sql
 
 _logger = logging.getLogger(__name__)
 
@@ -421,6 +421,9 @@ class LeadScoringRule(models.Model):
         domains += [(m.target, m._target_records(), m._scope_domain) for m in segments]
         watched = defaultdict(lambda: set(ALWAYS_WATCHED))
         related = defaultdict(lambda: defaultdict(set))
+        rollups = self.env["lead.scoring.model"].sudo().search([("rollup", "!=", "none")])
+        for target in set(rollups.mapped("target")):
+            watched[target].update(ROLLUP_WATCHED)
         for target, records, domain in domains:
             try:
                 found = self._triggers_of(records, domain()) or ()

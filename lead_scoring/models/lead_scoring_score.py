@@ -30,6 +30,12 @@ class LeadScoringScore(models.Model):
         "crm.lead", "Deal", ondelete="cascade", index="btree_not_null", readonly=True
     )
     score = fields.Float(readonly=True, aggregator="avg")
+    rollup_score = fields.Float(
+        "Roll-up",
+        readonly=True,
+        help="Companies of a roll-up model: the part of the score that comes from "
+        "their contacts (included in the score).",
+    )
     band_id = fields.Many2one(
         "lead.scoring.band",
         "Score Band",
@@ -82,6 +88,18 @@ class LeadScoringScore(models.Model):
             score.threshold_progress = (
                 max(0.0, min(100.0, 100.0 * score.score / above.score)) if above else 0.0
             )
+
+    def action_open_rollup_contacts(self):
+        """The scores of the contacts behind a company's roll-up."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "lead_scoring.lead_scoring_score_action"
+        )
+        action["domain"] = [
+            ("model_id", "=", self.model_id.id),
+            ("partner_id.parent_id", "=", self.partner_id.id),
+        ]
+        return action
 
     def action_open_points(self):
         self.ensure_one()

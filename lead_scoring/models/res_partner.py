@@ -93,10 +93,26 @@ class ResPartner(models.Model):
             return self.browse()
         return self.search([("email_normalized", "=", normalized)], order="id", limit=1)
 
+    def modified(self, fnames, create=False, before=False):
+        # A contact moving to another company: its former company's roll-up
+        # must be computed again too (queued while the old value is known).
+        if before and "parent_id" in fnames and "parent_id" in self._lead_scoring_watched_fields():
+            self.sudo().parent_id._lead_scoring_record_change({"child_ids"})
+        return super().modified(fnames, create=create, before=before)
+
+    def unlink(self):
+        if "parent_id" in self._lead_scoring_watched_fields():
+            self.sudo().parent_id._lead_scoring_record_change({"child_ids"})
+        return super().unlink()
+
     @api.model
     def _lead_scoring_scores_changed(self, scoring_model, target_ids):
         res = super()._lead_scoring_scores_changed(scoring_model, target_ids)
         self._lead_scoring_sync_lead_grade(target_ids, scoring_model)
+        if scoring_model.rollup != "none" and not self.env.context.get("lead_scoring_engine"):
+            # Points added outside a run (automations, manual, API): the next
+            # run rolls them up into the contacts' companies.
+            self.sudo().browse(target_ids).parent_id._lead_scoring_record_change({"child_ids"})
         return res
 
     @api.model

@@ -13,3 +13,4 @@ from . import test_segments
 from . import test_grading
 from . import test_threshold_down
 from . import test_lead_grade
+from . import test_rollup
