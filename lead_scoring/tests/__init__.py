@@ -9,3 +9,5 @@ from . import test_reliability
 from . import test_rpc
 from . import test_incremental
 from . import test_odoo_workflows
+from . import test_lab_math
+from . import test_scoring_lab
