@@ -105,4 +105,5 @@ class CrmLead(models.Model):
             "partner_id",
             "lead_scoring_threshold_id",
             "deal_band_id",
+            "iap_enrich_done",
         }

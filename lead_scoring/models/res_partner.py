@@ -110,4 +110,5 @@ class ResPartner(models.Model):
             "commercial_partner_id",
             "user_id",
             "contact_band_id",
+            "partner_share",  # technical: not an internal user
         }

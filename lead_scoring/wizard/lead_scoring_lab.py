@@ -1,3 +1,4 @@
+import contextlib
 import json
 import logging
 
@@ -266,7 +267,8 @@ class LeadScoringLab(models.TransientModel):
                 SELECT o.id, o.won, o.date_closed,
                        row_number() OVER (ORDER BY o.date_closed, o.id)
                            > ROUND(%(train_share)s * count(*) OVER ()) AS is_test,
-                       %(hits)s AS hits
+                       %(hits)s AS hits,
+                       NULL::float8 AS log_odds
                   FROM (%(outcomes)s) o %(joins)s
                 """,
                 table=SQL.identifier(OUTCOME_TABLE),
@@ -304,8 +306,9 @@ class LeadScoringLab(models.TransientModel):
     def _analyse_rules(self):
         """Outcomes, rule hits, the fit and its measures, as values to write."""
         rules = self._rules()
-        self._build_outcomes(rules)
-        patterns, date_test_from = self._read_patterns()
+        with _without_jit(self.env.cr):
+            self._build_outcomes(rules)
+            patterns, date_test_from = self._read_patterns()
         train, test = patterns["train"], patterns["test"]
         won, lost = _totals(train + test)
         self._check_outcomes(won, lost)
@@ -441,7 +444,8 @@ class LeadScoringLab(models.TransientModel):
         return values
 
     def _discover_candidates(self, data):
-        return self.env["lead.scoring.lab.candidate"]._discover(self, data, OUTCOME_TABLE)
+        with _without_jit(self.env.cr):
+            return self.env["lead.scoring.lab.candidate"]._discover(self, data, OUTCOME_TABLE)
 
     # ------------------------------------------------------------------
     # Helpers
@@ -494,6 +498,20 @@ class LeadScoringLab(models.TransientModel):
                 slope=slope,
             ),
         )
+
+
+@contextlib.contextmanager
+def _without_jit(cr):
+    """PostgreSQL's JIT compiler takes seconds over the lab's one-off
+    statements (their estimated cost is high) to save less than that: it is
+    off while they run, then back as it was."""
+    cr.execute(SQL("SELECT current_setting('jit')"))
+    previous = cr.fetchone()[0]
+    cr.execute(SQL("SELECT set_config('jit', 'off', true)"))
+    try:
+        yield
+    finally:
+        cr.execute(SQL("SELECT set_config('jit', %s, true)", previous))
 
 
 def _features(hits):

@@ -10,13 +10,23 @@ from .. import lab_math
 CANDIDATE_MIN_HITS = 20
 # ... and the lab shows at most this many, by information value.
 CANDIDATE_COUNT = 20
-# The best candidates by information value whose suggested points are
-# fitted: a few more than shown, so that those that merely repeat a rule
-# (the same outcomes) can be dropped.
+# The best candidates by information value that are checked against the
+# rules: a few more than shown, so that those that merely repeat a rule (the
+# same outcomes) can be dropped.
 CANDIDATE_POOL = 40
 CANDIDATE_TYPES = ("many2one", "many2many", "selection", "boolean")
-# Models whose records are people or bookkeeping, not segments of customers.
-EXCLUDED_COMODELS = ("res.users", "res.company", "res.currency", "ir.attachment")
+# Models whose records are people, bookkeeping or conversations, not
+# segments of customers.
+EXCLUDED_COMODELS = (
+    "res.users",
+    "res.company",
+    "res.currency",
+    "ir.attachment",
+    "mail.message",
+    "mail.activity",
+    "discuss.channel",
+    "calendar.event",
+)
 EXCLUDED_PREFIXES = ("message_", "activity_", "website_message", "lead_scoring")
 
 
@@ -95,41 +105,37 @@ class LeadScoringLabCandidate(models.TransientModel):
         :param table: the temporary table of the lab's outcomes
         """
         records = lab._target_records()
-        won, lost = (sum(p[k] for p in data["train"] + data["test"]) for k in (1, 2))
-        found = []
-        for field in self._candidate_fields(records):
-            for value, won_hits, lost_hits in self._value_counts(records, field, table, won + lost):
-                found.append(
-                    Condition(
-                        field,
-                        value,
-                        won_hits,
-                        lost_hits,
-                        lab_math.information_value(won_hits, lost_hits, won, lost),
-                    )
-                )
-        found.sort(key=lambda c: (-c.information_value, c.field.name, str(c.value)))
-        pool = found[:CANDIDATE_POOL]
-        by_candidate = self._candidate_patterns(records, pool, table)
-        kept = []
-        for position, condition in enumerate(pool):
-            rows = by_candidate.get(position, [])
-            if self._repeats_a_rule(rows, data):
-                continue
-            kept.append(
-                {
-                    "name": self._condition_name(condition),
-                    "domain": repr(condition.domain()),
-                    "won_hits": condition.won_hits,
-                    "lost_hits": condition.lost_hits,
-                    "lift": lab_math.lift(condition.won_hits, condition.lost_hits, won, lost),
-                    "information_value": condition.information_value,
-                    "suggested_points": self._suggested_points(rows, data, lab),
-                }
+        patterns = data["train"] + data["test"]
+        won, lost = (sum(p[k] for p in patterns) for k in (1, 2))
+        found = [
+            Condition(
+                field,
+                value,
+                won_hits,
+                lost_hits,
+                lab_math.information_value(won_hits, lost_hits, won, lost),
             )
-            if len(kept) == CANDIDATE_COUNT:
-                break
-        return kept
+            for field, value, won_hits, lost_hits in self._value_counts(
+                records, list(self._candidate_fields(records)), table, won + lost
+            )
+        ]
+        found.sort(key=lambda c: (-c.information_value, c.field.name, str(c.value)))
+        kept = self._without_repeats(records, found[:CANDIDATE_POOL], table, patterns, won + lost)
+        by_log_odds = self._spread_by_log_odds(records, kept, table, data["fit"])
+        return [
+            {
+                "name": self._condition_name(condition),
+                "domain": repr(condition.domain()),
+                "won_hits": condition.won_hits,
+                "lost_hits": condition.lost_hits,
+                "lift": lab_math.lift(condition.won_hits, condition.lost_hits, won, lost),
+                "information_value": condition.information_value,
+                "suggested_points": self._suggested_points(
+                    by_log_odds, position, data.get("fitted_on_all"), lab
+                ),
+            }
+            for position, condition in enumerate(kept)
+        ]
 
     @api.model
     def _candidate_fields(self, records):
@@ -157,119 +163,172 @@ class LeadScoringLabCandidate(models.TransientModel):
             yield field
 
     @api.model
-    def _value_counts(self, records, field, table, total):
-        """``(value, won hits, lost hits)`` of each value of ``field`` among the
-        outcomes with at least ``CANDIDATE_MIN_HITS`` hits, and not all."""
-        if field.type == "many2many":
-            source = SQL(
-                "%(table)s o JOIN %(relation)s t ON t.%(id)s = o.id",
-                table=SQL.identifier(table),
-                relation=SQL.identifier(field.relation),
-                id=SQL.identifier(field.column1),
+    def _value_counts(self, records, fields, table, total):
+        """``(field, value, won hits, lost hits)`` of each value of ``fields``
+        among the outcomes with at least ``CANDIDATE_MIN_HITS`` hits, and not
+        all: the columns of the scored table in one pass (a grouping set per
+        field), each many2many through its relation table."""
+        having = SQL("HAVING count(*) >= %s AND count(*) < %s", CANDIDATE_MIN_HITS, total)
+        counts = []
+        columns = [field for field in fields if field.type != "many2many"]
+        if columns:
+            names = [SQL("t.%s", SQL.identifier(field.name)) for field in columns]
+            self.env.cr.execute(
+                SQL(
+                    """
+                    SELECT count(*) FILTER (WHERE o.won), count(*) FILTER (WHERE NOT o.won),
+                           %(grouped)s, %(values)s
+                      FROM %(table)s o JOIN %(target)s t ON t.id = o.id
+                     GROUP BY GROUPING SETS (%(sets)s) %(having)s
+                    """,
+                    grouped=SQL(", ").join(SQL("GROUPING(%s)", name) for name in names),
+                    values=SQL(", ").join(names),
+                    table=SQL.identifier(table),
+                    target=SQL.identifier(records._table),
+                    sets=SQL(", ").join(SQL("(%s)", name) for name in names),
+                    having=having,
+                )
             )
-            value = SQL("t.%s", SQL.identifier(field.column2))
-        else:
-            source = SQL(
-                "%s o JOIN %s t ON t.id = o.id",
-                SQL.identifier(table),
-                SQL.identifier(records._table),
-            )
-            value = SQL("t.%s", SQL.identifier(field.name))
-        where = SQL("%s IS NOT NULL", value)
-        if field.type == "boolean":
-            where = SQL("%s AND %s", where, value)  # the condition "is set"
-        self.env.cr.execute(
-            SQL(
-                """
-                SELECT %(value)s, count(*) FILTER (WHERE o.won), count(*) FILTER (WHERE NOT o.won)
-                  FROM %(source)s
-                 WHERE %(where)s
-                 GROUP BY 1
-                HAVING count(*) >= %(min)s AND count(*) < %(total)s
-                """,
-                value=value,
-                source=source,
-                where=where,
-                min=CANDIDATE_MIN_HITS,
-                total=total,
-            )
-        )
-        return self.env.cr.fetchall()
+            size = len(columns)
+            for row in self.env.cr.fetchall():
+                position = row[2 : 2 + size].index(0)  # the field grouped by
+                value = row[2 + size + position]
+                # NULL is no condition; a boolean's condition is "is set".
+                if value is not None and value is not False:
+                    counts.append((columns[position], value, row[0], row[1]))
+        for field in fields:
+            if field.type == "many2many":
+                self.env.cr.execute(
+                    SQL(
+                        """
+                        SELECT r.%(value)s, count(*) FILTER (WHERE o.won),
+                               count(*) FILTER (WHERE NOT o.won)
+                          FROM %(table)s o JOIN %(relation)s r ON r.%(id)s = o.id
+                         GROUP BY 1 %(having)s
+                        """,
+                        value=SQL.identifier(field.column2),
+                        table=SQL.identifier(table),
+                        relation=SQL.identifier(field.relation),
+                        id=SQL.identifier(field.column1),
+                        having=having,
+                    )
+                )
+                counts += [(field, *row) for row in self.env.cr.fetchall()]
+        return counts
 
     @api.model
-    def _candidate_patterns(self, records, pool, table):
-        """``{position in pool: [(hits, is_test, won, lost)]}``: how each
-        candidate's hits spread over the rules' hit patterns, in one query
-        whose candidate hits come from the candidates' own domains."""
-        if not pool:
-            return {}
-        hits = SQL(" UNION ALL ").join(
+    def _hits_sql(self, records, conditions):
+        """``(position, id)`` of the records each condition matches, from the
+        conditions' own domains (what the rule made of one would match)."""
+        if not conditions:
+            return SQL("SELECT NULL::int AS position, NULL::int AS id WHERE FALSE")
+        return SQL(" UNION ALL ").join(
             SQL(
                 "SELECT %s AS position, q.id FROM (%s) q",
                 position,
                 records._search(condition.domain()).select(),
             )
-            for position, condition in enumerate(pool)
+            for position, condition in enumerate(conditions)
+        )
+
+    @api.model
+    def _without_repeats(self, records, pool, table, patterns, total):
+        """The first ``CANDIDATE_COUNT`` conditions of ``pool`` that neither
+        hit exactly the outcomes some rule hits nor exactly those it misses
+        (the complement of a rule tells nothing more). Only a condition with
+        as many hits as a rule (or as the rule misses) can repeat it: the
+        outcomes those share with each rule are counted in one query."""
+        rule_hits = defaultdict(int)
+        for pattern, won, lost in patterns:
+            for position in pattern:
+                rule_hits[position] += won + lost
+        counts = set(rule_hits.values()) | {total - count for count in rule_hits.values()}
+        suspects = [c for c in pool if c.won_hits + c.lost_hits in counts]
+        shared = {}
+        if suspects:
+            self.env.cr.execute(
+                SQL(
+                    """
+                    SELECT c.position, rule, count(*)
+                      FROM %(table)s o JOIN (%(hits)s) c ON c.id = o.id, unnest(o.hits) rule
+                     GROUP BY c.position, rule
+                    """,
+                    table=SQL.identifier(table),
+                    hits=self._hits_sql(records, suspects),
+                )
+            )
+            shared = {suspect: {} for suspect in suspects}
+            for position, rule, count in self.env.cr.fetchall():
+                shared[suspects[position]][rule] = count
+
+        def repeats(condition):
+            hits = condition.won_hits + condition.lost_hits
+            common = shared.get(condition)
+            return common is not None and any(
+                (common.get(position) == hits == count)
+                or (not common.get(position) and hits + count == total)
+                for position, count in rule_hits.items()
+            )
+
+        return [condition for condition in pool if not repeats(condition)][:CANDIDATE_COUNT]
+
+    @api.model
+    def _spread_by_log_odds(self, records, conditions, table, fit):
+        """``{position: {(log-odds, is_test): [won, lost]}}``: the hits of
+        each condition (position -1: all outcomes) by the log-odds the fitted
+        rules give them, rounded to 0.01: a few hundred groups instead of
+        every hit pattern, with no loss that matters. The log-odds are
+        written on the outcome table first, once per outcome."""
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE %(table)s o
+                   SET log_odds = ROUND((%(intercept)s + COALESCE((
+                           SELECT SUM((%(coefficients)s::float8[])[h + 1])
+                             FROM unnest(o.hits) h), 0))::numeric, 2)::float8
+                """,
+                table=SQL.identifier(table),
+                intercept=fit[0],
+                coefficients=fit[1],
+            )
         )
         self.env.cr.execute(
             SQL(
                 """
-                SELECT c.position, o.hits, o.is_test,
+                SELECT -1, o.log_odds, o.is_test,
                        count(*) FILTER (WHERE o.won), count(*) FILTER (WHERE NOT o.won)
-                  FROM %(table)s o JOIN (%(hits)s) c ON c.id = o.id
-                 GROUP BY 1, 2, 3
+                  FROM %(table)s o GROUP BY 2, 3
+                 UNION ALL
+                SELECT c.position, o.log_odds, o.is_test,
+                       count(*) FILTER (WHERE o.won), count(*) FILTER (WHERE NOT o.won)
+                  FROM %(table)s o JOIN (%(hits)s) c ON c.id = o.id GROUP BY 1, 2, 3
                 """,
                 table=SQL.identifier(table),
-                hits=hits,
+                hits=self._hits_sql(records, conditions),
             )
         )
-        by_candidate = defaultdict(list)
-        for position, pattern, is_test, won, lost in self.env.cr.fetchall():
-            by_candidate[position].append((pattern, is_test, won, lost))
-        return by_candidate
+        by_log_odds = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+        for position, log_odds, is_test, won, lost in self.env.cr.fetchall():
+            cell = by_log_odds[position][log_odds, is_test]
+            cell[0] += won
+            cell[1] += lost
+        return by_log_odds
 
     @api.model
-    def _repeats_a_rule(self, rows, data):
-        """Whether the candidate hits exactly the outcomes some rule hits, or
-        exactly those it does not hit (its complement tells nothing more)."""
-        hits = sum(won + lost for _pattern, _test, won, lost in rows)
-        shared = defaultdict(int)  # rule position: hits in common with the candidate
-        for pattern, _test, won, lost in rows:
-            for position in pattern:
-                shared[position] += won + lost
-        rule_hits = defaultdict(int)
-        total = 0
-        for pattern, won, lost in data["train"] + data["test"]:
-            total += won + lost
-            for position in pattern:
-                rule_hits[position] += won + lost
-        return any(
-            (shared[position] == hits == count) or (not shared[position] and hits + count == total)
-            for position, count in rule_hits.items()
-        )
-
-    @api.model
-    def _suggested_points(self, rows, data, lab):
+    def _suggested_points(self, by_log_odds, position, on_all, lab):
         """The candidate's points on top of the fitted rules: a logistic
-        regression of won/lost on the candidate alone, each outcome's fitted
-        log-odds from the rules held fixed (an offset) and the intercept
-        refitted, on the outcomes the rules were fitted on."""
-        intercept, coefficients = data["fit"]
-        on_all = data.get("fitted_on_all")
-        hit_counts = defaultdict(lambda: [0, 0])
-        for pattern, is_test, won, lost in rows:
-            if on_all or not is_test:
-                cell = hit_counts[tuple(pattern)]
-                cell[0] += won
-                cell[1] += lost
-        fit_rows, offsets = [], []
-        patterns = data["train"] + (data["test"] if on_all else [])
-        for pattern, won, lost in patterns:
-            offset = intercept + sum(coefficients[position] for position in pattern)
-            hit_won, hit_lost = hit_counts.get(tuple(pattern), (0, 0))
-            fit_rows += [(((0, 1.0),), hit_won, hit_lost), ((), won - hit_won, lost - hit_lost)]
-            offsets += [offset, offset]
-        fit = lab_math.fit_logistic(fit_rows, 1, offsets=offsets)
+        regression of won/lost on the candidate alone, each outcome's
+        log-odds from the fitted rules held fixed (an offset) and the
+        intercept refitted, on the outcomes the rules were fitted on."""
+        rows, offsets = [], []
+        hit_cells = by_log_odds.get(position, {})
+        for (log_odds, is_test), (won, lost) in sorted(by_log_odds[-1].items()):
+            if is_test and not on_all:
+                continue
+            hit_won, hit_lost = hit_cells.get((log_odds, is_test), (0, 0))
+            rows += [(((0, 1.0),), hit_won, hit_lost), ((), won - hit_won, lost - hit_lost)]
+            offsets += [log_odds, log_odds]
+        fit = lab_math.fit_logistic(rows, 1, offsets=offsets)
         return lab_math.scorecard_points(fit.coefficients[0], lab.points_to_double_odds)
 
     @api.model
