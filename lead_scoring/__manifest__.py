@@ -27,6 +27,7 @@
         "views/res_config_settings_views.xml",
         "report/lead_scoring_conversion_report_views.xml",
         "wizard/lead_scoring_point_manual_views.xml",
+        "wizard/lead_scoring_lab_views.xml",
         "views/lead_scoring_menus.xml",
     ],
     "demo": [

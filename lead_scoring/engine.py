@@ -237,11 +237,29 @@ def rule_diff_sql(rule, match_query, now, expire_date, changed_ids=None):
     )
 
 
+def win_probability_sql(scoring_model, score):
+    """The win probability (percent) of ``score`` under the calibration the
+    scoring lab stored on the model, or SQL NULL when no lab was applied.
+
+    :param score: SQL of the score
+    """
+    if not scoring_model.date_lab_applied:
+        return SQL("NULL::float8")
+    # The log-odds are kept within ±35 so that exp() cannot overflow.
+    return SQL(
+        "ROUND((100.0 / (1.0 + exp(-LEAST(GREATEST(%s + %s * %s, -35.0), 35.0))))::numeric, 2)"
+        "::float8",
+        scoring_model.win_calibration_intercept,
+        scoring_model.win_calibration_slope,
+        score,
+    )
+
+
 def refresh_scores_sql(scoring_model, now, target_ids=None, new_lines=None):
     """One statement that re-sums scores from the live lines: it marks the
-    lines whose expiry has come as no longer live, gives each score its band,
-    writes only the scores whose value or band changed and returns them as
-    ``(target_id, score, band_id)``.
+    lines whose expiry has come as no longer live, gives each score its band
+    and its win probability, writes only the scores whose value, band or
+    probability changed and returns them as ``(target_id, score, band_id)``.
 
     :param target_ids: only these records (default: every record of the model)
     :param new_lines: data-modifying SQL that inserts ledger lines and
@@ -280,14 +298,15 @@ def refresh_scores_sql(scoring_model, now, target_ids=None, new_lines=None):
               %(rollup_join)s
         )
         INSERT INTO lead_scoring_score AS s (
-            model_id, %(column)s, score, band_id, date_last_change,
+            model_id, %(column)s, score, band_id, win_probability, date_last_change,
             create_uid, create_date, write_uid, write_date)
-        SELECT %(model)s, computed.target_id, computed.score, %(band)s,
+        SELECT %(model)s, computed.target_id, computed.score, %(band)s, %(win)s,
                %(now)s, %(uid)s, %(now)s, %(uid)s, %(now)s
           FROM computed
         ON CONFLICT (model_id, %(column)s) DO UPDATE
            SET score = EXCLUDED.score,
                band_id = EXCLUDED.band_id,
+               win_probability = EXCLUDED.win_probability,
                date_last_change = CASE WHEN s.score IS DISTINCT FROM EXCLUDED.score
                                        THEN EXCLUDED.date_last_change
                                        ELSE s.date_last_change END,
@@ -295,6 +314,7 @@ def refresh_scores_sql(scoring_model, now, target_ids=None, new_lines=None):
                write_date = EXCLUDED.write_date
          WHERE s.score IS DISTINCT FROM EXCLUDED.score
             OR s.band_id IS DISTINCT FROM EXCLUDED.band_id
+            OR s.win_probability IS DISTINCT FROM EXCLUDED.win_probability
         RETURNING s.%(column)s, s.score, s.band_id
         """,
         column=column,
@@ -308,8 +328,58 @@ def refresh_scores_sql(scoring_model, now, target_ids=None, new_lines=None):
         score=computed_score,
         rollup_join=rollup_join,
         band=band_sql(scoring_model.id, SQL("computed.score")),
+        win=win_probability_sql(scoring_model, SQL("computed.score")),
         restrict_lines=restrict_sql(SQL("p.%s", column), target_ids),
         restrict_scores=restrict_sql(SQL("s.%s", column), target_ids),
+    )
+
+
+def closed_opportunities_sql(date_from=None, date_to=None):
+    """``(lead_id, partner_id, company_id, team_id, lead_grade, user_id,
+    date_closed, is_won)`` of the opportunities closed: won = in a won stage, lost =
+    archived with probability 0 (what crm's "Lost" does); optionally only
+    those closed from ``date_from`` (included) to ``date_to`` (excluded).
+
+    Shared by the conversion report, the scoring lab and the model health.
+    """
+    window = SQL()
+    if date_from:
+        window = SQL("%s AND l.date_closed >= %s", window, date_from)
+    if date_to:
+        window = SQL("%s AND l.date_closed < %s", window, date_to)
+    return SQL(
+        """
+        SELECT l.id AS lead_id, l.partner_id, l.company_id, l.team_id, l.lead_grade,
+               l.user_id, l.date_closed, COALESCE(st.is_won, FALSE) AS is_won
+          FROM crm_lead l
+          LEFT JOIN crm_stage st ON st.id = l.stage_id
+         WHERE l.type = 'opportunity' AND l.date_closed IS NOT NULL
+           AND (st.is_won OR (NOT l.active AND l.probability = 0)) %s
+        """,
+        window,
+    )
+
+
+def score_at_sql(model_id, record_match, moment):
+    """Scalar subquery: a record's score in a scoring model at a past
+    ``moment``, rebuilt from the ledger: the sum of its lines dated at or
+    before it that were neither closed nor expired by then (no decay; clamp
+    it with ``clamp_sql``).
+
+    :param model_id: an id, or SQL naming a column
+    :param record_match: SQL condition on the ledger line ``p`` naming the record
+    :param moment: SQL of the moment
+    """
+    return SQL(
+        """(SELECT COALESCE(SUM(p.points), 0.0)
+              FROM lead_scoring_point p
+             WHERE p.model_id = %(model)s AND %(record)s
+               AND p.date <= %(moment)s
+               AND (p.closed_date IS NULL OR p.closed_date > %(moment)s)
+               AND (p.expire_date IS NULL OR p.expire_date > %(moment)s))""",
+        model=model_id,
+        record=record_match,
+        moment=moment,
     )
 
 
@@ -536,6 +606,29 @@ class Recompute:
         finally:
             self._unlock()
         self.env.invalidate_all()
+        return True
+
+    def refresh(self, rewrite):
+        """Rewrite the ledger with ``rewrite()`` and refresh every score of the
+        scoring models at once, outside a scheduled run, under the recompute
+        lock so that no run sees half of it: the scoring lab re-awards the
+        open lines of its rules at their new points and changes the win
+        probability calibration. Thresholds crossed fire on the next run.
+
+        :return: False when another recompute holds the lock (nothing done)
+        """
+        if not self._lock():
+            return False
+        try:
+            self.env.flush_all()
+            rewrite()
+            active = self.scoring_models.filtered("active")
+            # Every score: the calibration changes each win probability.
+            active._mark_scores_dirty(active.ids)
+            for scoring_model in active:
+                self._refresh_model(scoring_model)
+        finally:
+            self._unlock()
         return True
 
     def steps(self):

@@ -1,5 +1,12 @@
-from odoo import fields, models
+import math
+import random
+from datetime import timedelta
+
+from odoo import api, fields, models
+from odoo.tools import SQL
 from odoo.tools.translate import LazyTranslate
+
+from ..engine import closed_opportunities_sql
 
 _lt = LazyTranslate(__name__)
 
@@ -55,6 +62,13 @@ class CrmLead(models.Model):
         string="Score History",
         groups="lead_scoring.group_lead_scoring_user",
     )
+    deal_win_probability = fields.Float(
+        "Win Probability (Lab)",
+        compute="_compute_deal_win_probability",
+        groups="lead_scoring.group_lead_scoring_user",
+        help="Chance of winning this deal at its deal score, as the scoring lab "
+        "learnt it from the won and lost opportunities (empty until a lab was applied).",
+    )
     lead_scoring_threshold_id = fields.Many2one(
         "lead.scoring.threshold",
         "Created by Threshold",
@@ -64,8 +78,195 @@ class CrmLead(models.Model):
         index="btree_not_null",
     )
 
+    @api.depends("lead_score_ids.win_probability", "company_id")
+    def _compute_deal_win_probability(self):
+        for lead in self:
+            primary = lead._lead_scoring_primary_model_id()
+            score = lead.lead_score_ids.filtered(lambda s, m=primary: s.model_id.id == m)
+            lead.deal_win_probability = score.win_probability if score else False
+
     def _merge_dependences(self, opportunities):
         # The deal-model points of the opportunities merged away count for
         # the one that stays.
         opportunities._lead_scoring_merge_into(self)
         return super()._merge_dependences(opportunities)
+
+    # ------------------------------------------------------------------
+    # Scoring lab
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _lead_scoring_lab_outcomes_sql(self, date_from, date_to):
+        # A deal's outcome is its own: every opportunity closed in the window.
+        return SQL(
+            "SELECT c.lead_id AS id, c.is_won AS won, c.date_closed FROM (%s) c",
+            closed_opportunities_sql(date_from, date_to),
+        )
+
+    @api.model
+    def _lead_scoring_lab_excluded_fields(self):
+        # Where the deal stands records its outcome; the salesperson and the
+        # customer are people, not segments a rule should single out.
+        return super()._lead_scoring_lab_excluded_fields() | {
+            "stage_id",
+            "lost_reason_id",
+            "type",
+            "user_id",
+            "partner_id",
+            "lead_scoring_threshold_id",
+            "deal_band_id",
+            "iap_enrich_done",
+        }
+
+    @api.model
+    def _lead_scoring_demo_closed_opportunities(self, count=200, seed=13):
+        """Demo data: a year of won and lost opportunities for the scoring lab,
+        the same every time (seeded), with a ledger as if the addon had been
+        scoring them while they were open.
+
+        Whether a deal is won follows a known model the demo's rules get
+        partly wrong: high priority wins (+1.2 log-odds) but revenue above
+        10,000 loses a little (-0.3) although the rule gives +30; the tag
+        Consulting (+1.0), the source Search engine (+0.7), the team Pre-Sales
+        (+0.4) and Dutch customers (+0.5) win, the source Facebook (-0.8) and
+        the tag Training (-0.6) lose, and no rule knows them yet. The deals
+        go to 100 new customers, so that contact models have outcomes too.
+        """
+        rng = random.Random(seed)  # noqa: S311 -- demo data, not secrets
+        ref = self.env.ref
+        tags = {name: ref(f"sales_team.categ_oppor{i}") for i, name in enumerate(
+            ["Product", "Software", "Services", "Information", "Design", "Training", "Consulting"],
+            start=1,
+        )}  # fmt: skip
+        sources = {
+            name: ref(f"utm.utm_source_{key}")
+            for name, key in [
+                ("Search engine", "search_engine"),
+                ("Newsletter", "newsletter"),
+                ("Facebook", "facebook"),
+                ("LinkedIn", "linkedin"),
+                ("Lead Recall", "mailing"),
+            ]
+        }
+        mediums = [ref(f"utm.utm_medium_{key}") for key in ("website", "email", "phone")]
+        teams = {
+            "Sales": ref("sales_team.team_sales_department"),
+            "Pre-Sales": ref("sales_team.crm_team_1"),
+        }
+        partners = self._lead_scoring_demo_customers(rng, 100)
+        now = fields.Datetime.now()
+        planned, values = [], []
+        for i in range(count):
+            deal_tags = rng.sample(sorted(tags), rng.choice([1, 1, 2]))
+            source = rng.choice(sorted(sources))
+            team = rng.choices(["Sales", "Pre-Sales"], weights=[2, 1])[0]
+            priority = rng.choices(["0", "1", "2", "3"], weights=[3, 4, 2, 1])[0]
+            revenue = round(rng.lognormvariate(9.0, 0.8), -2)
+            partner = partners[i % len(partners)]
+            log_odds = (
+                -1.2
+                + 0.5 * (partner.country_id.code == "NL")
+                + 1.2 * (priority in ("2", "3"))
+                - 0.3 * (revenue >= 10000)
+                + 1.0 * ("Consulting" in deal_tags)
+                - 0.6 * ("Training" in deal_tags)
+                + 0.7 * (source == "Search engine")
+                - 0.8 * (source == "Facebook")
+                + 0.4 * (team == "Pre-Sales")
+            )
+            won = rng.random() < 1 / (1 + math.exp(-log_odds))
+            closed = now - timedelta(days=rng.uniform(2, 360))
+            opened = closed - timedelta(days=rng.uniform(10, 60))
+            planned.append((won, opened, closed))
+            values.append(
+                {
+                    "name": f"{rng.choice(['Offerte', 'Project', 'Licenties', 'Onderhoud'])} "
+                    f"{i + 1:03d}",
+                    "type": "opportunity",
+                    "partner_id": partner.id,
+                    "tag_ids": [fields.Command.set([tags[name].id for name in deal_tags])],
+                    "source_id": sources[source].id,
+                    "medium_id": rng.choice(mediums).id,
+                    "team_id": teams[team].id,
+                    "priority": priority,
+                    "expected_revenue": revenue,
+                    "stage_id": ref(f"crm.stage_lead{rng.choice([1, 2, 3])}").id,
+                }
+            )
+        leads = self.create(values)
+        scoring_models = self.env["lead.scoring.model"]
+        # Scored while open, a month or two before closing.
+        scoring_models._cron_recompute_scores()
+        self.env.flush_all()  # the raw updates below must come last
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE lead_scoring_point p SET date = opened.date
+                  FROM unnest(%s::int[], %s::timestamp[]) AS opened(lead_id, date)
+                 WHERE p.lead_id = opened.lead_id
+                """,
+                leads.ids,
+                [opened for _won, opened, _closed in planned],
+            )
+        )
+        won = leads.filtered(lambda lead: planned[leads.ids.index(lead.id)][0])
+        won.write({"stage_id": ref("crm.stage_lead4").id})
+        (leads - won).action_set_lost(lost_reason_id=ref("crm.lost_reason_1").id)
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE crm_lead l
+                   SET date_closed = closing.date, date_last_stage_update = closing.date,
+                       date_open = closing.opened
+                  FROM unnest(%s::int[], %s::timestamp[], %s::timestamp[])
+                       AS closing(lead_id, date, opened)
+                 WHERE l.id = closing.lead_id
+                """,
+                leads.ids,
+                [closed for _won, _opened, closed in planned],
+                [opened for _won, opened, _closed in planned],
+            )
+        )
+        self.invalidate_model(["date_closed", "date_last_stage_update", "date_open"])
+        # The lost ones left their rules when they closed.
+        scoring_models._cron_recompute_scores()
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE lead_scoring_point p SET closed_date = l.date_closed
+                  FROM crm_lead l
+                 WHERE p.lead_id = l.id AND l.id = ANY(%s) AND p.closed_date IS NOT NULL
+                """,
+                leads.ids,
+            )
+        )
+        self.env["lead.scoring.point"].invalidate_model(["date", "closed_date"])
+
+    @api.model
+    def _lead_scoring_demo_customers(self, rng, count):
+        """Demo data: ``count`` customers in the markets of the demo models."""
+        countries = {
+            code: self.env.ref(f"base.{code.lower()}") for code in ("NL", "BE", "DE", "FR", "US")
+        }
+        words = ["Noord", "Delta", "Polder", "Tulp", "Molen", "Haven", "Duin", "Brug", "Dijk"]
+        kinds = ["Techniek", "Bouw", "Logistiek", "Installatie", "Media", "Zorg", "Energie"]
+        values = []
+        for i in range(count):
+            code = rng.choices(list(countries), weights=[45, 20, 15, 10, 10])[0]
+            company = rng.random() < 0.6
+            name = (
+                f"{rng.choice(words)} {rng.choice(kinds)} {i + 1:03d}"
+                if company
+                else f"Klant {i + 1:03d}"
+            )
+            values.append(
+                {
+                    "name": name,
+                    "is_company": company,
+                    "country_id": countries[code].id,
+                    "email": f"info{i + 1:03d}@klant.example.{code.lower()}",
+                }
+            )
+        return self.env["res.partner"].create(values)

@@ -320,6 +320,33 @@ class LeadScoringMixin(models.AbstractModel):
         )
         return Markup("<p>%s</p><ul>%s</ul>") % (header, items)
 
+    # ------------------------------------------------------------------
+    # Scoring lab
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _lead_scoring_lab_outcomes_sql(self, date_from, date_to):
+        """SQL of ``(id, won, date_closed)``: the records of this target with
+        an outcome (won or lost) closed from ``date_from`` (included) to
+        ``date_to`` (excluded, both optional), one row per record, for the
+        scoring lab to learn from; None when this target has no outcomes
+        (the lab is then not offered)."""
+        return None
+
+    @api.model
+    def _lead_scoring_lab_excluded_fields(self):
+        """Fields the lab must not propose rules on: bookkeeping, the
+        addon's own fields and anything that records the outcome itself (a
+        rule on it would "predict" what it merely repeats)."""
+        return {
+            "id",
+            "create_uid",
+            "write_uid",
+            "company_id",
+            "active",
+            *self._lead_scoring_fields(),
+        }
+
     def action_open_lead_scoring_points(self):
         """Smart button "Score history": this record's ledger, live lines first."""
         self.ensure_one()

@@ -1,12 +1,20 @@
 import logging
+from datetime import timedelta
 
 from odoo import api, fields, models, tools
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools import SQL
 
+from .. import lab_math
 from ..domains import domain_error, is_empty, parse_domain
-from ..engine import Recompute, find_targets, registered_targets
+from ..engine import (
+    Recompute,
+    find_targets,
+    model_clamp_sql,
+    registered_targets,
+    score_at_sql,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -23,13 +31,20 @@ SCORE_SETTINGS = {
 # Settings that decide which scoring model gives a record its primary score.
 PRIMARY_SETTINGS = {"active", "sequence", "company_id", "target", "domain"}
 
+# Model health: the outcomes of this many last days are measured...
+HEALTH_DAYS = 90
+# ... and a fall of the ROC AUC by more than this since the lab was applied
+# means the points no longer fit the deals being won: time to run the lab.
+HEALTH_AUC_DROP = 0.05
+
 
 class LeadScoringModel(models.Model):
     _name = "lead.scoring.model"
+    _inherit = ["mail.thread"]
     _description = "Scoring Model"
     _order = "sequence, id"
 
-    name = fields.Char(required=True, translate=True)
+    name = fields.Char(required=True, translate=True, tracking=True)
     description = fields.Text(translate=True)
     target = fields.Selection(
         selection="_selection_target",
@@ -38,7 +53,7 @@ class LeadScoringModel(models.Model):
         help="Contacts are scored on res.partner, deals on CRM opportunities.",
     )
     target_model = fields.Char(compute="_compute_target_model")
-    active = fields.Boolean(default=True)
+    active = fields.Boolean(default=True, tracking=True)
     sequence = fields.Integer(
         default=10,
         help="The first active model of a target gives the contact score or "
@@ -78,13 +93,14 @@ class LeadScoringModel(models.Model):
         context={"active_test": False},
     )
     automation_ids = fields.One2many("lead.scoring.automation", "model_id", string="Automations")
-    use_min_score = fields.Boolean("Minimum Score")
-    min_score = fields.Float(help="Scores never go below this value.")
-    use_max_score = fields.Boolean("Maximum Score")
-    max_score = fields.Float(default=100.0, help="Scores never go above this value.")
+    use_min_score = fields.Boolean("Minimum Score", tracking=True)
+    min_score = fields.Float(help="Scores never go below this value.", tracking=True)
+    use_max_score = fields.Boolean("Maximum Score", tracking=True)
+    max_score = fields.Float(default=100.0, help="Scores never go above this value.", tracking=True)
     decay_half_life_days = fields.Float(
         "Decay Half-Life (days)",
         help="Points lose half their value after this many days. 0 = no decay.",
+        tracking=True,
     )
     date_last_recompute = fields.Datetime("Last Recompute", readonly=True)
     scores_dirty = fields.Boolean(
@@ -101,6 +117,52 @@ class LeadScoringModel(models.Model):
         readonly=True,
         help="Technical: which scoring model gives the records of this target their "
         "primary score changed; the next run copies every primary score again.",
+    )
+    # Written by the scoring lab's Apply (lead.scoring.lab.action_apply).
+    date_lab_applied = fields.Datetime(
+        "Lab Applied On",
+        readonly=True,
+        copy=False,
+        help="When the scoring lab's points and win probability calibration were last applied.",
+    )
+    lab_auc = fields.Float(
+        "ROC AUC at the Last Apply",
+        digits=(3, 2),
+        readonly=True,
+        copy=False,
+        help="ROC AUC of the applied points on the newest 30% of the outcomes the "
+        "lab analysed: what the model health is compared with.",
+    )
+    win_calibration_intercept = fields.Float(
+        "Calibration Intercept",
+        digits=(16, 6),
+        readonly=True,
+        copy=False,
+        help="Win probability = 1 / (1 + e^-(intercept + slope * score)), fitted by "
+        "the scoring lab on the won and lost outcomes at the points it applied.",
+    )
+    win_calibration_slope = fields.Float(
+        "Calibration Slope",
+        digits=(16, 6),
+        readonly=True,
+        copy=False,
+        help="Change of the log-odds of winning per point of score.",
+    )
+    health_auc = fields.Float(
+        "ROC AUC, Last 90 Days",
+        digits=(3, 2),
+        compute="_compute_health",
+        help="How well the score at closing (rebuilt from the ledger) told the "
+        "opportunities won from the lost ones closed in the last 90 days (since "
+        "the last apply of the lab, if later): 0.5 = a coin toss, 1 = perfect.",
+    )
+    health_won_count = fields.Integer("Won, Last 90 Days", compute="_compute_health")
+    health_lost_count = fields.Integer("Lost, Last 90 Days", compute="_compute_health")
+    health_note = fields.Char("Health", compute="_compute_health")
+    health_warning = fields.Boolean(
+        "Time to Run the Lab",
+        compute="_compute_health",
+        help="The ROC AUC fell by more than 0.05 since the lab was last applied.",
     )
     scored_count = fields.Integer("Records Scored", compute="_compute_statistics")
     average_score = fields.Float(compute="_compute_statistics")
@@ -171,6 +233,80 @@ class LeadScoringModel(models.Model):
             scoring_model.scored_count = count
             scoring_model.average_score = total / count if count else 0.0
             scoring_model.live_point_count = live.get(scoring_model, 0)
+
+    @api.depends("date_lab_applied", "lab_auc", "target", "company_id")
+    def _compute_health(self):
+        for scoring_model in self:
+            scoring_model.update(scoring_model._health())
+
+    def _health(self):
+        """The model health: ROC AUC of the score at closing of the outcomes
+        closed in the last ``HEALTH_DAYS`` days, and since the last apply of
+        the lab (scores at closing before it came from the old points).
+
+        The score at closing is rebuilt from the ledger as the conversion
+        report does, clamped like the live score; one grouped query.
+        """
+        self.ensure_one()
+        now = fields.Datetime.now()
+        since = now - timedelta(days=HEALTH_DAYS)
+        if self.date_lab_applied:
+            since = max(since, self.date_lab_applied)
+        values = {
+            "health_auc": 0.0,
+            "health_won_count": 0,
+            "health_lost_count": 0,
+            "health_note": False,
+            "health_warning": False,
+        }
+        outcomes = self.id and self._lab_outcomes_sql(since, now)
+        if not outcomes:
+            return values
+        self.env.flush_all()  # the deals' stages and the ledger, read below in SQL
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT ROUND((%(score)s)::numeric, 4)::float8 AS score,
+                       count(*) FILTER (WHERE o.won), count(*) FILTER (WHERE NOT o.won)
+                  FROM (%(outcomes)s) o
+                 GROUP BY 1
+                """,
+                score=model_clamp_sql(
+                    self,
+                    score_at_sql(
+                        self.id,
+                        SQL("p.%s = o.id", SQL.identifier(self._target_column())),
+                        SQL("o.date_closed"),
+                    ),
+                ),
+                outcomes=outcomes,
+            )
+        )
+        groups = self.env.cr.fetchall()
+        won = sum(group[1] for group in groups)
+        lost = sum(group[2] for group in groups)
+        values.update(health_won_count=won, health_lost_count=lost)
+        auc = lab_math.roc_auc(groups)
+        if won + lost < lab_math.MIN_OUTCOMES or auc is None:
+            values["health_note"] = self.env._(
+                "%(won)s won and %(lost)s lost since %(since)s: at least %(min)s outcomes, "
+                "won and lost, are needed to measure.",
+                won=won,
+                lost=lost,
+                since=fields.Date.to_string(since),
+                min=lab_math.MIN_OUTCOMES,
+            )
+            return values
+        values["health_auc"] = auc
+        if self.lab_auc and self.lab_auc - auc > HEALTH_AUC_DROP:
+            values["health_warning"] = True
+            values["health_note"] = self.env._(
+                "The ROC AUC fell from %(before).2f at the last apply to %(now).2f: "
+                "time to run the lab.",
+                before=self.lab_auc,
+                now=auc,
+            )
+        return values
 
     @api.constrains("use_min_score", "min_score", "use_max_score", "max_score")
     def _check_score_bounds(self):
@@ -267,6 +403,29 @@ class LeadScoringModel(models.Model):
             )
         return True
 
+    def action_open_lab(self):
+        """Button "Scoring Lab": learn this model's points from its closed
+        opportunities (``lead.scoring.lab``). Managers only."""
+        self.ensure_one()
+        if not self.env.user.has_group("lead_scoring.group_lead_scoring_manager"):
+            raise AccessError(self.env._("Only lead scoring managers can run the scoring lab."))
+        self.check_access("write")
+        if self._lab_outcomes_sql(None, None) is None:
+            raise UserError(
+                self.env._(
+                    "The scoring lab learns from won and lost opportunities: it works for "
+                    "models that score contacts or deals."
+                )
+            )
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Scoring Lab: %(model)s", model=self.name),
+            "res_model": "lead.scoring.lab",
+            "view_mode": "form",
+            "target": "current",
+            "context": {"default_model_id": self.id},
+        }
+
     def _refresh_all_bands(self):
         """Relabel the scores of these models after their bands changed."""
         for scoring_model in self.sudo():
@@ -339,6 +498,26 @@ class LeadScoringModel(models.Model):
                 sorted(set(target_ids) - inside),
             )
         return inside
+
+    def _lab_outcomes_sql(self, date_from, date_to):
+        """``(id, won, date_closed)`` of the records of this model's target
+        with a won or lost outcome closed from ``date_from`` (included) to
+        ``date_to`` (excluded), among the records this model may score
+        (archived ones included: a lost deal is archived); None when the
+        target has no outcomes (see ``_lead_scoring_lab_outcomes_sql``)."""
+        self.ensure_one()
+        records = self._target_records().with_context(active_test=False)
+        outcomes = records._lead_scoring_lab_outcomes_sql(date_from, date_to)
+        if outcomes is None:
+            return None
+        scope = self._scope_domain()
+        if not scope:
+            return outcomes
+        return SQL(
+            "SELECT o.* FROM (%s) o WHERE o.id IN (%s)",
+            outcomes,
+            records._search(scope).select(),
+        )
 
     def _recompute_scores(self, commit=False, full=False):
         """Evaluate rules, expire lines, refresh scores and bands, then fire

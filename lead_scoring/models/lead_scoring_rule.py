@@ -164,6 +164,7 @@ class LeadScoringRule(models.Model):
         return rules
 
     def write(self, vals):
+        old_points = {rule: rule.points for rule in self} if "points" in vals else {}
         if "active" in vals and not vals["active"]:
             self._close_open_lines()
         if {"active", "model_id"} & vals.keys():
@@ -175,6 +176,8 @@ class LeadScoringRule(models.Model):
             if "model_id" in vals:
                 self._close_open_lines()
             self._trigger_recompute()
+        if old_points:
+            self._log_points_changes(old_points)
         return res
 
     def unlink(self):
@@ -229,6 +232,25 @@ class LeadScoringRule(models.Model):
     # ------------------------------------------------------------------
     # Business methods
     # ------------------------------------------------------------------
+
+    def _log_points_changes(self, old_points):
+        """Note a change of points in the chatter of the rules' scoring model,
+        so that "monitor and adjust" leaves a history. The scoring lab logs
+        its own changes in one note of its own."""
+        if self.env.context.get("lead_scoring_lab_apply"):
+            return
+        for rule in self:
+            if rule.points != old_points[rule]:
+                rule.model_id.sudo().message_post(
+                    body=self.env._(
+                        "Rule %(rule)s: points %(old)s → %(new)s",
+                        rule=rule.name,
+                        old=format(old_points[rule], "g"),
+                        new=format(rule.points, "g"),
+                    ),
+                    subtype_xmlid="mail.mt_note",
+                    author_id=self.env.user.partner_id.id,
+                )
 
     def _parsed_domain(self):
         """The rule's domain as data (safe evaluation, never Python code)."""
@@ -475,6 +497,51 @@ class LeadScoringRule(models.Model):
         self.env["lead.scoring.point"].invalidate_model(
             ["closed_date", "is_live", "write_date", "write_uid"]
         )
+
+    def _reaward_open_lines(self, now):
+        """Close the open lines of these rules and reopen each at the rule's
+        current points, for the same record (the scoring lab changed the
+        points): one statement per rule. The new line keeps the old one's
+        expiry, so changing points never prolongs them; it is dated ``now``,
+        so that the score at a past closing still counts the old line.
+        Scores are left to the caller to refresh."""
+        if not self.ids:
+            return
+        self.env["lead.scoring.point"].flush_model()
+        for rule in self:
+            self.env.cr.execute(
+                SQL(
+                    """
+                    WITH closed AS (
+                        UPDATE lead_scoring_point p
+                           SET closed_date = %(now)s, is_live = FALSE,
+                               write_date = %(now)s, write_uid = %(uid)s
+                         WHERE p.rule_id = %(rule)s AND p.closed_date IS NULL
+                     RETURNING p.%(column)s AS target_id, p.expire_date
+                    )
+                    INSERT INTO lead_scoring_point (
+                        model_id, rule_id, %(column)s, points, source, reason,
+                        date, expire_date, is_live,
+                        create_uid, create_date, write_uid, write_date)
+                    SELECT %(model)s, %(rule)s, closed.target_id, %(points)s, 'rule',
+                           %(reason)s, %(now)s, closed.expire_date,
+                           closed.expire_date IS NULL OR closed.expire_date > %(now)s,
+                           %(uid)s, %(now)s, %(uid)s, %(now)s
+                      FROM closed
+                    """,
+                    column=SQL.identifier(rule.model_id._target_column()),
+                    model=rule.model_id.id,
+                    rule=rule.id,
+                    points=rule.points,
+                    reason=self.env._(
+                        "Rule: %(rule)s (points changed by the scoring lab)", rule=rule.name
+                    ),
+                    now=now,
+                    uid=self.env.uid,
+                )
+            )
+        self.env["lead.scoring.model"]._mark_scores_dirty(self.model_id.ids)
+        self.env["lead.scoring.point"].invalidate_model()
 
     @api.model
     def _trigger_recompute(self):

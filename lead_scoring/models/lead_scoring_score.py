@@ -44,6 +44,13 @@ class LeadScoringScore(models.Model):
         readonly=True,
     )
     band_color = fields.Integer(related="band_id.color")
+    win_probability = fields.Float(
+        "Win Probability (%)",
+        readonly=True,
+        aggregator="avg",
+        help="Chance of winning at this score, from the calibration the scoring lab "
+        "stored on the model when it was applied (empty until then).",
+    )
     date_last_change = fields.Datetime("Last Change", readonly=True)
     next_threshold_id = fields.Many2one(
         "lead.scoring.threshold", compute="_compute_next_threshold", string="Next Threshold Up"
@@ -134,7 +141,9 @@ class LeadScoringScore(models.Model):
         changed = {
             target_id: (score, band_id) for target_id, score, band_id in self.env.cr.fetchall()
         }
-        self.invalidate_model(["score", "band_id", "date_last_change", "write_uid", "write_date"])
+        self.invalidate_model(
+            ["score", "band_id", "win_probability", "date_last_change", "write_uid", "write_date"]
+        )
         self.env["lead.scoring.point"].invalidate_model(["is_live"])
         return changed
 

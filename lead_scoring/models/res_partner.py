@@ -1,8 +1,8 @@
 from odoo import api, fields, models
-from odoo.tools import email_normalize
+from odoo.tools import SQL, email_normalize
 from odoo.tools.translate import LazyTranslate
 
-from ..engine import lead_grade_changes_sql
+from ..engine import closed_opportunities_sql, lead_grade_changes_sql
 
 _lt = LazyTranslate(__name__)
 
@@ -143,3 +143,35 @@ class ResPartner(models.Model):
         partners = self.sudo().with_context(tracking_disable=True, lead_scoring_engine=True)
         for grade, ids in self.env.cr.fetchall():
             partners.browse(ids).write({"lead_grade": grade or False})
+
+    # ------------------------------------------------------------------
+    # Scoring lab
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _lead_scoring_lab_outcomes_sql(self, date_from, date_to):
+        # A contact (or company) is won when it is the customer of a won
+        # opportunity closed in the window, lost when all of its closed ones
+        # there were lost; it closed when its last deciding opportunity did.
+        return SQL(
+            """
+            SELECT c.partner_id AS id, bool_or(c.is_won) AS won,
+                   COALESCE(max(c.date_closed) FILTER (WHERE c.is_won),
+                            max(c.date_closed)) AS date_closed
+              FROM (%s) c
+             WHERE c.partner_id IS NOT NULL
+             GROUP BY c.partner_id
+            """,
+            closed_opportunities_sql(date_from, date_to),
+        )
+
+    @api.model
+    def _lead_scoring_lab_excluded_fields(self):
+        # The hierarchy and the salesperson name people, not segments.
+        return super()._lead_scoring_lab_excluded_fields() | {
+            "parent_id",
+            "commercial_partner_id",
+            "user_id",
+            "contact_band_id",
+            "partner_share",  # technical: not an internal user
+        }

@@ -1,7 +1,7 @@
 from odoo import fields, models, tools
 from odoo.tools import SQL
 
-from ..engine import band_sql, clamp_sql
+from ..engine import band_sql, clamp_sql, closed_opportunities_sql, score_at_sql
 
 
 class LeadScoringConversionReport(models.Model):
@@ -37,24 +37,9 @@ class LeadScoringConversionReport(models.Model):
     def _query(self):
         return SQL(
             """
-            WITH closed AS (
-                SELECT l.id AS lead_id, l.partner_id, l.company_id, l.team_id, l.lead_grade,
-                       l.user_id, l.date_closed, COALESCE(st.is_won, FALSE) AS is_won
-                  FROM crm_lead l
-                  LEFT JOIN crm_stage st ON st.id = l.stage_id
-                 WHERE l.type = 'opportunity' AND l.date_closed IS NOT NULL
-                   AND (st.is_won OR (NOT l.active AND l.probability = 0))
-            ), scored AS (
-                SELECT c.*, m.id AS model_id,
-                       (SELECT COALESCE(SUM(p.points), 0.0)
-                          FROM lead_scoring_point p
-                         WHERE p.model_id = m.id
-                           AND CASE WHEN m.target = %(deal)s THEN p.lead_id = c.lead_id
-                                    ELSE p.partner_id = c.partner_id END
-                           AND p.date <= c.date_closed
-                           AND (p.closed_date IS NULL OR p.closed_date > c.date_closed)
-                           AND (p.expire_date IS NULL OR p.expire_date > c.date_closed)
-                       ) AS raw_score,
+            WITH closed AS (%(closed)s),
+            scored AS (
+                SELECT c.*, m.id AS model_id, %(raw_score)s AS raw_score,
                        m.use_min_score, m.min_score, m.use_max_score, m.max_score
                   FROM closed c
                   JOIN lead_scoring_model m
@@ -74,6 +59,16 @@ class LeadScoringConversionReport(models.Model):
                    CASE WHEN c.is_won THEN 100.0 ELSE 0.0 END AS won_rate
               FROM clamped c
             """,
+            closed=closed_opportunities_sql(),
+            raw_score=score_at_sql(
+                SQL("m.id"),
+                SQL(
+                    "CASE WHEN m.target = %s THEN p.lead_id = c.lead_id"
+                    " ELSE p.partner_id = c.partner_id END",
+                    self.env["crm.lead"]._lead_scoring_target,
+                ),
+                SQL("c.date_closed"),
+            ),
             contact=self.env["res.partner"]._lead_scoring_target,
             deal=self.env["crm.lead"]._lead_scoring_target,
             score_at_close=clamp_sql(

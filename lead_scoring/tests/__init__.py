@@ -14,3 +14,5 @@ from . import test_grading
 from . import test_threshold_down
 from . import test_lead_grade
 from . import test_rollup
+from . import test_lab_math
+from . import test_scoring_lab

@@ -1,0 +1,531 @@
+import contextlib
+import json
+import logging
+
+from dateutil.relativedelta import relativedelta
+from markupsafe import Markup
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
+from odoo.fields import Command
+from odoo.tools import SQL
+
+from .. import lab_math
+from ..engine import Recompute
+from ..models.lead_scoring_rule import DOMAIN_ERRORS
+
+_logger = logging.getLogger(__name__)
+
+# The newest share of the outcomes (by closing date) the points are measured
+# on; they are fitted on the older rest, so the AUC is an honest forecast.
+TEST_SHARE = 0.3
+# Pure Python fits ≤ 100 rules over aggregated hit patterns in seconds.
+MAX_RULES = 100
+# The temporary table of one analysis: the outcomes and the rules each hit.
+OUTCOME_TABLE = "lead_scoring_lab_outcome"
+
+
+class LeadScoringLab(models.TransientModel):
+    """The scoring lab: learn a scoring model's points from the won and lost
+    outcomes of a window of closing dates, discover the rules it lacks, and
+    apply the result (points, re-awarded lines, win probability calibration).
+
+    The outcomes are never read one by one: one statement puts them, with
+    the rules each hits, in a temporary table; the fit works on the distinct
+    hit patterns with their won and lost counts (``lab_math``).
+    """
+
+    _name = "lead.scoring.lab"
+    _description = "Scoring Lab"
+
+    model_id = fields.Many2one(
+        "lead.scoring.model", string="Scoring Model", required=True, ondelete="cascade"
+    )
+    target = fields.Selection(related="model_id.target")
+    date_from = fields.Date(
+        "Closed From",
+        required=True,
+        default=lambda self: fields.Date.context_today(self) - relativedelta(months=12),
+    )
+    date_to = fields.Date("Closed Until", required=True, default=fields.Date.context_today)
+    points_to_double_odds = fields.Float(
+        "Points to Double the Odds",
+        required=True,
+        default=20.0,
+        help="Scale of the suggested points: a record with this many more points is "
+        "twice as likely to be won as lost (in odds).",
+    )
+    state = fields.Selection(
+        [("draft", "To Analyse"), ("analysed", "Analysed"), ("applied", "Applied")],
+        default="draft",
+        required=True,
+        readonly=True,
+    )
+    won_count = fields.Integer("Won", readonly=True)
+    lost_count = fields.Integer("Lost", readonly=True)
+    train_count = fields.Integer(
+        "Fitted On", readonly=True, help="The older 70% of the outcomes, by closing date."
+    )
+    test_count = fields.Integer(
+        "Measured On", readonly=True, help="The newest 30% of the outcomes, by closing date."
+    )
+    date_test_from = fields.Datetime(
+        "Measured From", readonly=True, help="Closing date of the oldest measured outcome."
+    )
+    auc = fields.Float(
+        "ROC AUC of the Current Points",
+        digits=(3, 2),
+        readonly=True,
+        help="The chance that a won outcome scores higher than a lost one "
+        "(0.5 = a coin toss, 1 = perfect), measured on the newest 30% of the outcomes.",
+    )
+    suggested_auc = fields.Float(
+        "ROC AUC of the Suggested Points",
+        digits=(3, 2),
+        compute="_compute_suggested_auc",
+        store=True,
+        help="The same measure for the suggested points (as edited), fitted on the "
+        "older 70% of the outcomes and measured on the newest 30%.",
+    )
+    auc_measured = fields.Boolean(readonly=True)
+    evaluation_note = fields.Char(readonly=True)
+    intercept = fields.Float(
+        "Log-Odds Without Any Rule",
+        digits=(16, 4),
+        readonly=True,
+        help="Fitted log-odds of winning of a record that hits no rule.",
+    )
+    pattern_data = fields.Text(
+        readonly=True,
+        help="Technical: the distinct rule-hit patterns with their won and lost counts "
+        "(JSON), older and newest outcomes apart.",
+    )
+    line_ids = fields.One2many("lead.scoring.lab.line", "lab_id", string="Rules")
+    candidate_ids = fields.One2many(
+        "lead.scoring.lab.candidate", "lab_id", string="Candidate Rules"
+    )
+    lift_ids = fields.One2many("lead.scoring.lab.lift", "lab_id", string="Lift Chart")
+
+    @api.depends("pattern_data", "line_ids.suggested_points")
+    def _compute_suggested_auc(self):
+        for lab in self:
+            data = lab._patterns()
+            points = lab._line_points("suggested_points")
+            auc = data and lab_math.roc_auc(_scored(data["test"], data["rules"], points))
+            lab.suggested_auc = auc or 0.0
+
+    @api.onchange("date_from", "date_to", "points_to_double_odds")
+    def _onchange_window(self):
+        # The analysis no longer matches what the form says.
+        if self.state == "analysed":
+            self.state = "draft"
+
+    # ------------------------------------------------------------------
+    # Actions
+    # ------------------------------------------------------------------
+
+    def action_analyse(self):
+        """Analyse the rules on the outcomes of the window, discover candidate
+        rules, and show both with the AUCs and the lift chart."""
+        self.ensure_one()
+        self._check_manager()
+        self._check_window()
+        values = self._analyse_rules()
+        values["candidate_ids"] = [
+            Command.create(candidate)
+            for candidate in self._discover_candidates(json.loads(values["pattern_data"]))
+        ]
+        self.line_ids.unlink()
+        self.candidate_ids.unlink()
+        self.lift_ids.unlink()
+        self.write(dict(values, state="analysed"))
+        return True
+
+    def action_apply(self):
+        """Write the suggested points into the rules, re-award the open lines
+        of the rules whose points changed, store the win probability
+        calibration on the model and note it all in the model's chatter."""
+        self.ensure_one()
+        self._check_manager()
+        if self.state != "analysed" or not self.line_ids:
+            raise UserError(self.env._("Analyse the model first, then apply the suggestion."))
+        scoring_model = self.model_id
+        data = self._patterns()
+        points = self._line_points("suggested_points")
+        intercept, slope = lab_math.calibrate(
+            _scored(data["train"] + data["test"], data["rules"], points)
+        )
+        changes = [
+            (line.rule_id, line.rule_id.points, line.suggested_points)
+            for line in self.line_ids
+            if line.rule_id.exists() and line.rule_id.points != line.suggested_points
+        ]
+        now = fields.Datetime.now()
+
+        def rewrite():
+            for rule, _old, new in changes:
+                rule.with_context(lead_scoring_lab_apply=True).points = new
+            rules = self.env["lead.scoring.rule"].union(*(rule for rule, _o, _n in changes))
+            rules._reaward_open_lines(now)
+            # Before the refresh: it computes the win probabilities from these.
+            scoring_model.write(
+                {
+                    "win_calibration_intercept": intercept,
+                    "win_calibration_slope": slope,
+                    "lab_auc": self.suggested_auc if self.auc_measured else 0.0,
+                    "date_lab_applied": now,
+                }
+            )
+
+        if not Recompute(scoring_model.sudo()).refresh(rewrite):
+            raise UserError(
+                self.env._("Scores are being recomputed right now. Try again in a minute.")
+            )
+        scoring_model.message_post(
+            body=self._apply_note(changes, intercept, slope), subtype_xmlid="mail.mt_note"
+        )
+        self.state = "applied"
+        return True
+
+    def action_open_lift_chart(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "lead_scoring.lead_scoring_lab_lift_action"
+        )
+        action["domain"] = [("lab_id", "=", self.id)]
+        return action
+
+    # ------------------------------------------------------------------
+    # Analysis
+    # ------------------------------------------------------------------
+
+    def _check_manager(self):
+        if not self.env.user.has_group("lead_scoring.group_lead_scoring_manager"):
+            raise AccessError(self.env._("Only lead scoring managers can run the scoring lab."))
+
+    def _check_window(self):
+        if self.date_from > self.date_to:
+            raise UserError(self.env._("The window ends before it starts."))
+        if self.points_to_double_odds <= 0:
+            raise UserError(self.env._("The points to double the odds must be above 0."))
+
+    def _rules(self):
+        """The active rules of the model, in order, with their ``Query``;
+        a rule whose domain no longer evaluates is left out (and logged)."""
+        rules = self.model_id.rule_ids.filtered("active").sorted(lambda r: (r.sequence, r.id))
+        if len(rules) > MAX_RULES:
+            raise UserError(
+                self.env._(
+                    "The lab analyses at most %(max)s rules; this model has %(count)s.",
+                    max=MAX_RULES,
+                    count=len(rules),
+                )
+            )
+        records = self._target_records()
+        usable = []
+        for rule in rules:
+            try:
+                usable.append((rule, records._search(rule._match_domain())))
+            except DOMAIN_ERRORS:
+                _logger.warning(
+                    "Scoring lab: rule %s skipped, its domain cannot be evaluated", rule.id
+                )
+        return usable
+
+    def _target_records(self):
+        """The scored records, archived ones included: lost deals are archived."""
+        return self.model_id._target_records().with_context(active_test=False)
+
+    def _build_outcomes(self, rules):
+        """Put the outcomes of the window in a temporary table with, for each,
+        whether it is among the newest 30% and the positions of the rules it
+        hits: one statement, one hash join per rule."""
+        outcomes = self.model_id._lab_outcomes_sql(
+            fields.Datetime.to_datetime(self.date_from),
+            fields.Datetime.to_datetime(self.date_to) + relativedelta(days=1),
+        )
+        hits = [
+            SQL("CASE WHEN %s.id IS NOT NULL THEN %s END", SQL.identifier(f"h{i}"), i)
+            for i in range(len(rules))
+        ]
+        joins = SQL(" ").join(
+            SQL(
+                "LEFT JOIN (%s) %s ON %s.id = o.id",
+                query.select(),
+                SQL.identifier(f"h{i}"),
+                SQL.identifier(f"h{i}"),
+            )
+            for i, (_rule, query) in enumerate(rules)
+        )
+        self.env.flush_all()
+        cr = self.env.cr
+        cr.execute(SQL("DROP TABLE IF EXISTS %s", SQL.identifier(OUTCOME_TABLE)))
+        cr.execute(
+            SQL(
+                """
+                CREATE TEMPORARY TABLE %(table)s ON COMMIT DROP AS
+                SELECT o.id, o.won, o.date_closed,
+                       row_number() OVER (ORDER BY o.date_closed, o.id)
+                           > ROUND(%(train_share)s * count(*) OVER ()) AS is_test,
+                       %(hits)s AS hits,
+                       NULL::float8 AS log_odds
+                  FROM (%(outcomes)s) o %(joins)s
+                """,
+                table=SQL.identifier(OUTCOME_TABLE),
+                train_share=1.0 - TEST_SHARE,
+                hits=SQL("array_remove(ARRAY[%s]::int[], NULL)", SQL(", ").join(hits))
+                if hits
+                else SQL("'{}'::int[]"),
+                outcomes=outcomes,
+                joins=joins,
+            )
+        )
+        # Discovery joins this table with the target's: give the planner its size.
+        cr.execute(SQL("ANALYZE %s", SQL.identifier(OUTCOME_TABLE)))
+
+    def _read_patterns(self):
+        """``{"train": [...], "test": [...]}`` of ``[hits, won, lost]``: the
+        distinct hit patterns of the older and the newest outcomes."""
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT hits, is_test, count(*) FILTER (WHERE won), count(*) FILTER (WHERE NOT won)
+                  FROM %s GROUP BY hits, is_test
+                """,
+                SQL.identifier(OUTCOME_TABLE),
+            )
+        )
+        patterns = {"train": [], "test": []}
+        for hits, is_test, won, lost in self.env.cr.fetchall():
+            patterns["test" if is_test else "train"].append([hits, won, lost])
+        self.env.cr.execute(
+            SQL("SELECT min(date_closed) FROM %s WHERE is_test", SQL.identifier(OUTCOME_TABLE))
+        )
+        return patterns, self.env.cr.fetchone()[0]
+
+    def _analyse_rules(self):
+        """Outcomes, rule hits, the fit and its measures, as values to write."""
+        rules = self._rules()
+        with _without_jit(self.env.cr):
+            self._build_outcomes(rules)
+            patterns, date_test_from = self._read_patterns()
+        train, test = patterns["train"], patterns["test"]
+        won, lost = _totals(train + test)
+        self._check_outcomes(won, lost)
+        rule_ids = [rule.id for rule, _query in rules]
+        fit_on, note = train, False
+        if 0 in _totals(train):
+            # The older outcomes are all won (or all lost): nothing to learn
+            # from them alone, and nothing left to measure on honestly.
+            fit_on = train + test
+            note = self.env._(
+                "The older 70% of the outcomes are all won or all lost: the points are "
+                "fitted on all outcomes and cannot be measured on unseen ones."
+            )
+        fit = lab_math.fit_logistic(
+            [(_features(hits), won, lost) for hits, won, lost in fit_on], len(rules)
+        )
+        current = {rule.id: rule.points for rule, _query in rules}
+        auc = lab_math.roc_auc(_scored(test, rule_ids, current))
+        if not note and auc is None:
+            note = self.env._(
+                "The newest 30% of the outcomes are all won or all lost: "
+                "the ROC AUC cannot be measured on them."
+            )
+        suggested = {
+            rule_id: lab_math.scorecard_points(coefficient, self.points_to_double_odds)
+            for rule_id, coefficient in zip(rule_ids, fit.coefficients, strict=True)
+        }
+        return {
+            "won_count": won,
+            "lost_count": lost,
+            "train_count": sum(_totals(train)),
+            "test_count": sum(_totals(test)),
+            "date_test_from": date_test_from,
+            "auc": auc or 0.0,
+            "auc_measured": not note,
+            "evaluation_note": note,
+            "intercept": fit.intercept,
+            "pattern_data": json.dumps(
+                {
+                    "rules": rule_ids,
+                    "train": train,
+                    "test": test,
+                    "fit": [fit.intercept, fit.coefficients],
+                    "fitted_on_all": fit_on is not train,
+                }
+            ),
+            "line_ids": self._line_values(rules, train + test, won, lost, suggested),
+            "lift_ids": self._lift_values(test, rule_ids, current, suggested),
+        }
+
+    def _check_outcomes(self, won, lost):
+        """Refuse to learn from too little: nothing is written."""
+        if won + lost < lab_math.MIN_OUTCOMES:
+            raise UserError(
+                self.env._(
+                    "Only %(count)s won or lost outcomes closed between %(start)s and %(end)s; "
+                    "the lab needs at least %(min)s. Widen the window.",
+                    count=won + lost,
+                    start=self.date_from,
+                    end=self.date_to,
+                    min=lab_math.MIN_OUTCOMES,
+                )
+            )
+        if not won or not lost:
+            raise UserError(
+                self.env._(
+                    "Between %(start)s and %(end)s every outcome was %(kind)s: the lab "
+                    "needs won and lost ones to tell them apart. Widen the window.",
+                    start=self.date_from,
+                    end=self.date_to,
+                    kind=self.env._("won") if won else self.env._("lost"),
+                )
+            )
+
+    def _line_values(self, rules, patterns, won, lost, suggested):
+        """One line per rule: its hits among won and lost, lift, suggestion."""
+        hits = {rule.id: [0, 0] for rule, _query in rules}
+        positions = [rule.id for rule, _query in rules]
+        for pattern, pattern_won, pattern_lost in patterns:
+            for position in pattern:
+                cell = hits[positions[position]]
+                cell[0] += pattern_won
+                cell[1] += pattern_lost
+        values = []
+        for rule, _query in rules:
+            won_hits, lost_hits = hits[rule.id]
+            values.append(
+                Command.create(
+                    {
+                        "rule_id": rule.id,
+                        "current_points": rule.points,
+                        "won_hits": won_hits,
+                        "lost_hits": lost_hits,
+                        "lift": lab_math.lift(won_hits, lost_hits, won, lost),
+                        "suggested_points": suggested[rule.id],
+                        "note": self._line_note(won_hits, lost_hits),
+                    }
+                )
+            )
+        return values
+
+    def _line_note(self, won_hits, lost_hits):
+        if not won_hits and not lost_hits:
+            return self.env._("No hits: nothing to learn.")
+        if not lost_hits or not won_hits:
+            return self.env._(
+                "All %(count)s hits %(kind)s: the points are capped by the regularisation.",
+                count=won_hits + lost_hits,
+                kind=self.env._("won") if won_hits else self.env._("lost"),
+            )
+        return False
+
+    def _lift_values(self, test, rule_ids, current, suggested):
+        """The lift chart: won rate per tenth of the newest outcomes, ranked
+        by the current and by the suggested points."""
+        values = []
+        for series, points in (("current", current), ("suggested", suggested)):
+            for decile, count, won, rate, lift in lab_math.lift_by_decile(
+                _scored(test, rule_ids, points)
+            ):
+                values.append(
+                    Command.create(
+                        {
+                            "series": series,
+                            "decile": decile,
+                            "outcome_count": count,
+                            "won_count": won,
+                            "won_rate": 100.0 * rate,
+                            "lift": lift,
+                        }
+                    )
+                )
+        return values
+
+    def _discover_candidates(self, data):
+        with _without_jit(self.env.cr):
+            return self.env["lead.scoring.lab.candidate"]._discover(self, data, OUTCOME_TABLE)
+
+    # ------------------------------------------------------------------
+    # Helpers
+    # ------------------------------------------------------------------
+
+    def _patterns(self):
+        """The analysed patterns (see ``pattern_data``), or None."""
+        self.ensure_one()
+        return json.loads(self.pattern_data) if self.pattern_data else None
+
+    def _line_points(self, field_name):
+        """``{rule id: points}`` from the lines' ``field_name``."""
+        return {line.rule_id.id: line[field_name] for line in self.line_ids}
+
+    def _apply_note(self, changes, intercept, slope):
+        """The chatter note of an apply: old → new points and both AUCs."""
+        items = Markup("").join(
+            Markup("<li>%s</li>")
+            % self.env._(
+                "%(rule)s: %(old)s → %(new)s",
+                rule=rule.name,
+                old=format(old, "g"),
+                new=format(new, "g"),
+            )
+            for rule, old, new in changes
+        ) or Markup("<li>%s</li>") % self.env._("No rule's points changed.")
+        if self.auc_measured:
+            quality = self.env._(
+                "ROC AUC on the newest 30%% of the outcomes: %(auc).2f with the old points, "
+                "%(new).2f with the new ones.",
+                auc=self.auc,
+                new=self.suggested_auc,
+            )
+        else:
+            quality = self.evaluation_note
+        return Markup("<p>%s</p><ul>%s</ul><p>%s</p><p>%s</p>") % (
+            self.env._(
+                "Scoring lab applied on the opportunities closed from %(start)s to %(end)s "
+                "(%(won)s won, %(lost)s lost):",
+                start=self.date_from,
+                end=self.date_to,
+                won=self.won_count,
+                lost=self.lost_count,
+            ),
+            items,
+            quality,
+            self.env._(
+                "Win probability = 1 / (1 + e^-(%(intercept).3f + %(slope).4f × score)).",  # noqa: RUF001
+                intercept=intercept,
+                slope=slope,
+            ),
+        )
+
+
+@contextlib.contextmanager
+def _without_jit(cr):
+    """PostgreSQL's JIT compiler takes seconds over the lab's one-off
+    statements (their estimated cost is high) to save less than that: it is
+    off while they run, then back as it was."""
+    cr.execute(SQL("SELECT current_setting('jit')"))
+    previous = cr.fetchone()[0]
+    cr.execute(SQL("SELECT set_config('jit', 'off', true)"))
+    try:
+        yield
+    finally:
+        cr.execute(SQL("SELECT set_config('jit', %s, true)", previous))
+
+
+def _features(hits):
+    """A hit pattern as the features of ``lab_math.fit_logistic``."""
+    return tuple((position, 1.0) for position in hits)
+
+
+def _totals(patterns):
+    """``(won, lost)`` over ``[hits, won, lost]`` patterns."""
+    return sum(p[1] for p in patterns), sum(p[2] for p in patterns)
+
+
+def _scored(patterns, rule_ids, points):
+    """``(score, won, lost)`` of patterns under ``{rule id: points}``: the
+    score a record gets from the rules it hits."""
+    values = [points.get(rule_id, 0.0) for rule_id in rule_ids]
+    return [(sum(values[i] for i in hits), won, lost) for hits, won, lost in patterns]
