@@ -80,9 +80,10 @@ class CrmLead(models.Model):
 
     @api.depends("lead_score_ids.win_probability", "company_id")
     def _compute_deal_win_probability(self):
+        primary = self._origin._lead_scoring_primary_model_ids()
         for lead in self:
-            primary = lead._lead_scoring_primary_model_id()
-            score = lead.lead_score_ids.filtered(lambda s, m=primary: s.model_id.id == m)
+            model_id = primary.get(lead._origin.id)
+            score = lead.lead_score_ids.filtered(lambda s, m=model_id: s.model_id.id == m)
             lead.deal_win_probability = score.win_probability if score else False
 
     def _merge_dependences(self, opportunities):
