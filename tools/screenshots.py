@@ -4,6 +4,8 @@ Logs in over JSON-RPC, hands the session cookie to headless Chromium through
 the DevTools protocol and saves PNGs of the given pages.
 
 Usage: python3 tools/screenshots.py URL DB OUTDIR name=/odoo/path[|css-to-click] ...
+e.g.   python3 tools/screenshots.py http://localhost:8069 lead_scoring_demo /tmp/shots \
+           contacts=/odoo/contacts
 """
 
 import base64
@@ -58,6 +60,9 @@ def main(base, db, outdir, *pages):
             "--disable-sync",
             f"--user-data-dir={profile}",
             f"--remote-debugging-port={PORT}",
+            # Chromium refuses DevTools websockets from origins it was not told
+            # to allow (since 111); this is the origin websocket-client sends.
+            f"--remote-allow-origins=http://127.0.0.1:{PORT}",
             "--window-size=1400,900",
             "about:blank",
         ],

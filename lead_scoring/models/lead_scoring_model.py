@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tools import SQL
+from odoo.tools import SQL, format_date
 
 from .. import lab_math
 from ..engine import (
@@ -253,7 +253,7 @@ class LeadScoringModel(models.Model):
                 "won and lost, are needed to measure.",
                 won=won,
                 lost=lost,
-                since=fields.Date.to_string(since),
+                since=format_date(self.env, since),
                 min=lab_math.MIN_OUTCOMES,
             )
             return values
