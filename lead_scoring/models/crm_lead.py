@@ -6,6 +6,7 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 from odoo.tools.translate import LazyTranslate
 
+from .. import lab_math
 from ..engine import closed_opportunities_sql
 
 _lt = LazyTranslate(__name__)
@@ -80,11 +81,23 @@ class CrmLead(models.Model):
 
     @api.depends("lead_score_ids.win_probability", "company_id")
     def _compute_deal_win_probability(self):
-        primary = self._origin._lead_scoring_primary_model_ids()
+        scoring_models = self.env["lead.scoring.model"].sudo()
+        primary_ids = self._origin._lead_scoring_primary_model_ids()
         for lead in self:
-            model_id = primary.get(lead._origin.id)
-            score = lead.lead_score_ids.filtered(lambda s, m=model_id: s.model_id.id == m)
-            lead.deal_win_probability = score.win_probability if score else False
+            primary = scoring_models.browse(primary_ids.get(lead._origin.id))
+            score = lead.lead_score_ids.filtered(lambda s, m=primary: s.model_id == m)
+            if score:
+                lead.deal_win_probability = score.win_probability
+            elif primary.date_lab_applied:
+                # No point yet: the chance of a deal at score 0.
+                lead.deal_win_probability = round(
+                    lab_math.win_probability(
+                        primary.win_calibration_intercept, primary.win_calibration_slope, 0.0
+                    ),
+                    2,
+                )
+            else:
+                lead.deal_win_probability = False
 
     def _merge_dependences(self, opportunities):
         # The deal-model points of the opportunities merged away count for

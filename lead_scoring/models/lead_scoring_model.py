@@ -4,7 +4,7 @@ from datetime import timedelta
 from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
-from odoo.tools import SQL
+from odoo.tools import SQL, format_date
 
 from .. import lab_math
 from ..domains import domain_error, is_empty, parse_domain
@@ -293,7 +293,7 @@ class LeadScoringModel(models.Model):
                 "won and lost, are needed to measure.",
                 won=won,
                 lost=lost,
-                since=fields.Date.to_string(since),
+                since=format_date(self.env, since),
                 min=lab_math.MIN_OUTCOMES,
             )
             return values

@@ -247,6 +247,16 @@ class TestScoringLab(LeadScoringCase):
         self.assertAlmostEqual(hot_score.win_probability, expected, places=1)
         hot.invalidate_recordset(["deal_win_probability"])  # computed from SQL-written scores
         self.assertAlmostEqual(hot.deal_win_probability, hot_score.win_probability)
+        bare = Lead.create({"name": "No rule matched", "type": "opportunity", "priority": "1"})
+        self.assertFalse(self.Score.search([("lead_id", "=", bare.id)]), "no point, no score row")
+        self.assertAlmostEqual(
+            bare.deal_win_probability,
+            lab_math.win_probability(
+                model.win_calibration_intercept, model.win_calibration_slope, 0
+            ),
+            places=1,
+            msg="the chance at score 0",
+        )
         likely = Lead.search([("id", "in", (hot | cold).ids), *self.likely_to_win()])
         self.assertEqual(likely, hot if hot_score.win_probability >= 50 else Lead)
         # The model's chatter: old → new points and both AUCs.

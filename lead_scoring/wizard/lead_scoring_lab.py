@@ -8,7 +8,7 @@ from markupsafe import Markup
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.fields import Command
-from odoo.tools import SQL
+from odoo.tools import SQL, format_date
 
 from .. import lab_math
 from ..engine import Recompute
@@ -72,6 +72,7 @@ class LeadScoringLab(models.TransientModel):
     date_test_from = fields.Datetime(
         "Measured From", readonly=True, help="Closing date of the oldest measured outcome."
     )
+    summary = fields.Char("Outcomes", compute="_compute_summary")
     auc = fields.Float(
         "ROC AUC of the Current Points",
         digits=(3, 2),
@@ -105,6 +106,24 @@ class LeadScoringLab(models.TransientModel):
         "lead.scoring.lab.candidate", "lab_id", string="Candidate Rules"
     )
     lift_ids = fields.One2many("lead.scoring.lab.lift", "lab_id", string="Lift Chart")
+
+    @api.depends("model_id")
+    def _compute_display_name(self):
+        for lab in self:
+            lab.display_name = self.env._("Scoring Lab: %(model)s", model=lab.model_id.name)
+
+    @api.depends("won_count", "lost_count", "train_count", "test_count", "date_test_from")
+    def _compute_summary(self):
+        for lab in self:
+            lab.summary = (lab.won_count or lab.lost_count) and self.env._(
+                "%(won)s won, %(lost)s lost: fitted on the %(train)s older ones, measured on "
+                "the %(test)s closed since %(date)s",
+                won=lab.won_count,
+                lost=lab.lost_count,
+                train=lab.train_count,
+                test=lab.test_count,
+                date=format_date(self.env, lab.date_test_from),
+            )
 
     @api.depends("pattern_data", "line_ids.suggested_points")
     def _compute_suggested_auc(self):
