@@ -373,14 +373,26 @@ class TestScoringLab(LeadScoringCase):
     def test_newest_outcomes_of_one_kind_are_not_measured(self):
         start = self.now - timedelta(days=300)
         lab = self.lab(date_from=start.date(), date_to=self.now.date())
-        # The newest 30% (closed after every other) are all lost.
-        self.create_outcomes(
+        # The newest 30% (closed after every other) are all lost; the newest
+        # 100 of them have a tag a new rule reads.
+        block = self.create_outcomes(
             [(self.deal_values({"tag_a"}), 0, 500)], self.now - timedelta(days=40), 30
+        )
+        tag_new = self.env["crm.tag"].create({"name": "Lab new"})
+        block.sorted("date_closed")[-100:].write({"tag_ids": [(4, tag_new.id)]})
+        rule_new = self.env["lead.scoring.rule"].create(
+            {
+                "model_id": self.deal_model.id,
+                "name": "New tag",
+                "domain": f"[('tag_ids', 'in', [{tag_new.id}])]",
+                "points": 5,
+            }
         )
         lab.action_analyse()
         self.assertFalse(lab.auc_measured)
         self.assertIn("newest 30% of the outcomes are all won or all lost", lab.evaluation_note)
         self.assertTrue(lab.line_ids.filtered("suggested_points"), "the fit still runs")
+        self.assertIn("No hit among the older 70%", self.line(lab, rule_new).note)
 
     def test_contact_model_outcomes(self):
         """A contact is won with one won opportunity, lost with only lost ones."""

@@ -374,7 +374,7 @@ class LeadScoringLab(models.TransientModel):
                     "fitted_on_all": fit_on is not train,
                 }
             ),
-            "line_ids": self._line_values(rules, train + test, won, lost, suggested),
+            "line_ids": self._line_values(rules, train, test, suggested),
             "lift_ids": self._lift_values(test, rule_ids, current, suggested),
         }
 
@@ -402,18 +402,15 @@ class LeadScoringLab(models.TransientModel):
                 )
             )
 
-    def _line_values(self, rules, patterns, won, lost, suggested):
+    def _line_values(self, rules, train, test, suggested):
         """One line per rule: its hits among won and lost, lift, suggestion."""
-        hits = {rule.id: [0, 0] for rule, _query in rules}
-        positions = [rule.id for rule, _query in rules]
-        for pattern, pattern_won, pattern_lost in patterns:
-            for position in pattern:
-                cell = hits[positions[position]]
-                cell[0] += pattern_won
-                cell[1] += pattern_lost
+        positions = {rule.id: position for position, (rule, _query) in enumerate(rules)}
+        hits = _hits_per_position(train + test, len(rules))
+        train_hits = _hits_per_position(train, len(rules))
+        won, lost = _totals(train + test)
         values = []
         for rule, _query in rules:
-            won_hits, lost_hits = hits[rule.id]
+            won_hits, lost_hits = hits[positions[rule.id]]
             values.append(
                 Command.create(
                     {
@@ -423,15 +420,21 @@ class LeadScoringLab(models.TransientModel):
                         "lost_hits": lost_hits,
                         "lift": lab_math.lift(won_hits, lost_hits, won, lost),
                         "suggested_points": suggested[rule.id],
-                        "note": self._line_note(won_hits, lost_hits),
+                        "note": self._line_note(
+                            won_hits, lost_hits, sum(train_hits[positions[rule.id]]), won + lost
+                        ),
                     }
                 )
             )
         return values
 
-    def _line_note(self, won_hits, lost_hits):
+    def _line_note(self, won_hits, lost_hits, train_hits, total):
         if not won_hits and not lost_hits:
             return self.env._("No hits: nothing to learn.")
+        if won_hits + lost_hits == total:
+            return self.env._("Every outcome matches it: it tells nothing.")
+        if not train_hits:
+            return self.env._("No hit among the older 70% of the outcomes: nothing to fit on yet.")
         if not lost_hits or not won_hits:
             return self.env._(
                 "All %(count)s hits %(kind)s: the points are capped by the regularisation.",
@@ -536,6 +539,16 @@ def _without_jit(cr):
 def _features(hits):
     """A hit pattern as the features of ``lab_math.fit_logistic``."""
     return tuple((position, 1.0) for position in hits)
+
+
+def _hits_per_position(patterns, size):
+    """``[[won, lost], ...]``: the hits of each rule position over patterns."""
+    hits = [[0, 0] for _ in range(size)]
+    for pattern, won, lost in patterns:
+        for position in pattern:
+            hits[position][0] += won
+            hits[position][1] += lost
+    return hits
 
 
 def _totals(patterns):

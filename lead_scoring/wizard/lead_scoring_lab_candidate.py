@@ -72,7 +72,8 @@ class LeadScoringLabCandidate(models.TransientModel):
     )
     suggested_points = fields.Float(
         help="Points the condition earns on top of the model's current rules, from a "
-        "logistic regression of won/lost on it with the fitted rules held fixed.",
+        "logistic regression of won/lost on it with the fitted rules held fixed, over "
+        "all outcomes of the window.",
     )
     rule_id = fields.Many2one("lead.scoring.rule", "Added Rule", readonly=True, ondelete="set null")
 
@@ -130,9 +131,7 @@ class LeadScoringLabCandidate(models.TransientModel):
                 "lost_hits": condition.lost_hits,
                 "lift": lab_math.lift(condition.won_hits, condition.lost_hits, won, lost),
                 "information_value": condition.information_value,
-                "suggested_points": self._suggested_points(
-                    by_log_odds, position, data.get("fitted_on_all"), lab
-                ),
+                "suggested_points": self._suggested_points(by_log_odds, position, lab),
             }
             for position, condition in enumerate(kept)
         ]
@@ -315,16 +314,16 @@ class LeadScoringLabCandidate(models.TransientModel):
         return by_log_odds
 
     @api.model
-    def _suggested_points(self, by_log_odds, position, on_all, lab):
+    def _suggested_points(self, by_log_odds, position, lab):
         """The candidate's points on top of the fitted rules: a logistic
         regression of won/lost on the candidate alone, each outcome's
         log-odds from the fitted rules held fixed (an offset) and the
-        intercept refitted, on the outcomes the rules were fitted on."""
+        intercept refitted, on every outcome of the window. Candidates are
+        not part of the measured AUC, and a condition that only appeared in
+        the last months (a new campaign) deserves its points too."""
         rows, offsets = [], []
         hit_cells = by_log_odds.get(position, {})
         for (log_odds, is_test), (won, lost) in sorted(by_log_odds[-1].items()):
-            if is_test and not on_all:
-                continue
             hit_won, hit_lost = hit_cells.get((log_odds, is_test), (0, 0))
             rows += [(((0, 1.0),), hit_won, hit_lost), ((), won - hit_won, lost - hit_lost)]
             offsets += [log_odds, log_odds]
