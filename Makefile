@@ -1,5 +1,5 @@
 # Prerequisite: Odoo 18.0 importable by python3, or ODOO_PATH pointing at an Odoo 18 checkout.
-.PHONY: demo test lint bench deps
+.PHONY: demo test lint bench bench-lab deps
 
 deps:
 	python3 -m pip install -q -r requirements.txt
@@ -18,3 +18,7 @@ lint:
 
 bench:
 	python3 benchmarks/bench_recompute.py
+
+## The scoring lab on 200,000 closed opportunities (benchmarks/README.md)
+bench-lab:
+	python3 benchmarks/bench_lab.py
