@@ -1,5 +1,5 @@
 # Prerequisite: Odoo 18.0 importable by python3, or ODOO_PATH pointing at an Odoo 18 checkout.
-.PHONY: demo test lint lint-deps bench deps
+.PHONY: demo test lint lint-deps bench bench-lab deps
 
 # The addons: every top-level directory with a __manifest__.py.
 ADDONS := $(patsubst %/__manifest__.py,%,$(wildcard */__manifest__.py))
@@ -27,3 +27,7 @@ lint: lint-deps
 
 bench:
 	python3 benchmarks/bench_recompute.py
+
+## The scoring lab on 200,000 closed opportunities (benchmarks/README.md)
+bench-lab:
+	python3 benchmarks/bench_lab.py
