@@ -135,7 +135,8 @@ class LeadScoringThreshold(models.Model):
             column = threshold.model_id._target_column()
             if threshold.direction == "down":
                 fired_ids = crossings._fall(threshold, target_ids)
-                crossings._arm_above(threshold, target_ids)
+                # Arming is a crossing row for each record at or above.
+                crossings._cross(threshold, target_ids)
             else:
                 crossings._rearm(threshold, target_ids)
                 fired_ids = crossings._cross(threshold, target_ids)

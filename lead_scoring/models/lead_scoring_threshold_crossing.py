@@ -143,11 +143,6 @@ class LeadScoringThresholdCrossing(models.Model):
         return fired
 
     @api.model
-    def _arm_above(self, threshold, target_ids=None):
-        """Down thresholds: arm the records whose score is at or above."""
-        return self._cross(threshold, target_ids)
-
-    @api.model
     def _merge_crossings(self, target, merged_ids, survivor_id):
         """A threshold that fired for a record merged away counts as fired for
         the survivor: the merge must not fire it a second time."""
