@@ -1,24 +1,26 @@
 #!/usr/bin/env bash
-# Regenerates lead_scoring/i18n/lead_scoring.pot from a fresh database and merges
-# new or changed strings into every .po next to it (they then need translating).
+# Regenerates ADDON/i18n/ADDON.pot (default lead_scoring) from a fresh database and
+# merges new or changed strings into every .po next to it (they then need translating).
+#   tools/update_pot.sh [ADDON]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
+addon=${1:-lead_scoring}
 export TZ=UTC PGHOST=${PGHOST:-127.0.0.1} PGUSER=${PGUSER:-odoo} PGPASSWORD=${PGPASSWORD:-odoo}
 odoo_root=$(python3 -c 'import os, odoo; print(os.path.dirname(os.path.dirname(odoo.__file__)))')
 "$repo/tools/pg.sh"
-db=lead_scoring_i18n
+db=${addon}_i18n
 dropdb --if-exists "$db"
 common=(--db_host="$PGHOST" --db_user="$PGUSER" --db_password="$PGPASSWORD"
         --addons-path="$odoo_root/addons,$odoo_root/odoo/addons,$repo" -d "$db")
-python3 -m odoo "${common[@]}" -i lead_scoring --without-demo=all --stop-after-init --log-level=warn
-python3 -m odoo "${common[@]}" --i18n-export="$repo/lead_scoring/i18n/lead_scoring.pot" \
-    --modules=lead_scoring --stop-after-init --log-level=warn
+python3 -m odoo "${common[@]}" -i "$addon" --without-demo=all --stop-after-init --log-level=warn
+python3 -m odoo "${common[@]}" --i18n-export="$repo/$addon/i18n/$addon.pot" \
+    --modules="$addon" --stop-after-init --log-level=warn
 dropdb "$db"
-python3 - "$repo/lead_scoring/i18n" <<'PY'
+python3 - "$repo/$addon/i18n" "$addon" <<'PY'
 import pathlib, sys
 import polib
 folder = pathlib.Path(sys.argv[1])
-pot = polib.pofile(str(folder / "lead_scoring.pot"))
+pot = polib.pofile(str(folder / f"{sys.argv[2]}.pot"))
 for po_path in folder.glob("*.po"):
     po = polib.pofile(str(po_path))
     po.merge(pot)

@@ -112,6 +112,19 @@ class IrActionsServer(models.Model):
         if not records:
             return False
         self._lead_scoring_check_caller(eval_context["env"])
+        self._lead_scoring_run(records)
+        return False
+
+    def _lead_scoring_run(self, records, dates=None, source="action"):
+        """Award this action's points to the records ``records`` lead to.
+
+        What the server action runs for an Automation Rule, and what the
+        event triggers (mailing, website, API) call directly.
+
+        :param dates: optional ``{record id: datetime}``, when the triggering
+            event happened earlier than now (the line is dated then)
+        :return: ``{target_id: points written}``
+        """
         scoring_model = self.sudo().score_model_id
         if not scoring_model.active:
             _logger.info(
@@ -119,17 +132,16 @@ class IrActionsServer(models.Model):
                 self.id,
                 scoring_model.id,
             )
-            return False
-        awards = self._lead_scoring_awards(records, scoring_model)
-        self.env["lead.scoring.point"].sudo()._add_points(
+            return {}
+        awards = self._lead_scoring_awards(records, scoring_model, dates or {})
+        return self.env["lead.scoring.point"].sudo()._add_points(
             scoring_model,
             awards,
-            "action",
+            source,
             expire_after=self.score_expire_after,
             expire_unit=self.score_expire_unit or "months",
             action=self,
         )
-        return False
 
     def _lead_scoring_check_caller(self, caller_env):
         """Points come from the automations' real triggers (Odoo's automation
@@ -151,8 +163,8 @@ class IrActionsServer(models.Model):
             )
         )
 
-    def _lead_scoring_awards(self, records, scoring_model):
-        """``[(target_id, points, reason)]`` for the records that get points."""
+    def _lead_scoring_awards(self, records, scoring_model, dates):
+        """``[(target_id, points, reason, date)]`` for the records that get points."""
         targets = self._lead_scoring_scored_records(records, scoring_model)
         skipped = records - records.browse(list(targets))
         if skipped:
@@ -170,7 +182,10 @@ class IrActionsServer(models.Model):
                 continue
             # A record counted once per run, even if two triggering records lead to it.
             allowed[target_id] = 0.0
-            awards.append((target_id, points, self._lead_scoring_reason(records.browse(record_id))))
+            record = records.browse(record_id)
+            awards.append(
+                (target_id, points, self._lead_scoring_reason(record), dates.get(record_id))
+            )
         return awards
 
     def _lead_scoring_reason(self, record):

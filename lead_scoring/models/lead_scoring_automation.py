@@ -1,3 +1,5 @@
+import ast
+
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.fields import Command
@@ -14,6 +16,7 @@ TRIGGERS = [
     ("on_message_received", "On incoming message"),
     ("on_message_sent", "On outgoing message"),
     ("on_time", "Based on date field"),
+    ("api_event", "Event from the API"),
 ]
 
 # Fields of this model copied onto the "Adjust score" server action.
@@ -134,6 +137,31 @@ class LeadScoringAutomation(models.Model):
         actions.unlink()
         return res
 
+    @api.model
+    def _event_triggers(self):
+        """Triggers fired by code (the events API, the tracking bridges) rather
+        than by an Automation Rule: their lines own only the server action.
+        Bridge addons add theirs with ``selection_add`` and extend this set."""
+        return {"api_event"}
+
+    def _fire(self, records, dates=None):
+        """Run the "Adjust score" of these lines on ``records`` (records of each
+        line's trigger model), as the Automation Rules would.
+
+        :param dates: optional ``{record id: datetime}`` of events that
+            happened before now
+        :return: ``{line: {target_id: points written}}``
+        """
+        results = {}
+        for line in self.sudo():
+            if line.active and line.model_id.active and line.action_id:
+                records_of_line = records.filtered_domain(line._filter_domain_list())
+                results[line] = line.action_id._lead_scoring_run(records_of_line, dates)
+        return results
+
+    def _filter_domain_list(self):
+        return ast.literal_eval(self.filter_domain) if self.filter_domain else []
+
     def _action_values(self):
         self.ensure_one()
         return {
@@ -181,6 +209,11 @@ class LeadScoringAutomation(models.Model):
                 line.action_id.write(line._action_values())
             else:
                 line.action_id = self.env["ir.actions.server"].sudo().create(line._action_values())
+            if line.trigger in self._event_triggers():
+                # Fired by code: no Automation Rule (a former one goes).
+                line.action_id.write({"base_automation_id": False, "usage": "ir_actions_server"})
+                line.automation_id.unlink()
+                continue
             values = line._automation_values()
             if line.automation_id:
                 line.automation_id.write(values)

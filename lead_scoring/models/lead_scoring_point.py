@@ -307,15 +307,24 @@ class LeadScoringPoint(models.Model):
         scores: the Adjust-score runner's hot path stays at a couple of
         queries per triggering record.
 
-        :param awards: list of ``(target_id, points, reason)``
+        :param awards: list of ``(target_id, points, reason)``, or
+            ``(target_id, points, reason, date)`` for points earned earlier
+            (an event's ``occurred_at``, a page view made while anonymous):
+            the line is dated then and expires counting from then.
+        :return: ``{target_id: points written}`` (graded), without the
+            targets outside the model's segment
         """
         inside = scoring_model._ids_in_segment({award[0] for award in awards})
         awards = [award for award in awards if award[0] in inside]
         if not awards:
-            return
+            return {}
         now = fields.Datetime.now()
         column = SQL.identifier(scoring_model._target_column())
-        target_ids, points, reasons = (list(values) for values in zip(*awards, strict=True))
+        target_ids = [award[0] for award in awards]
+        points = [award[1] for award in awards]
+        reasons = [award[2] for award in awards]
+        dates = [award[3] if len(award) > 3 and award[3] else now for award in awards]
+        expires = [expire_date_from(date, expire_after, expire_unit) or None for date in dates]
         grades = {}
         if source in GRADED_SOURCES:
             grades = self.env["lead.scoring.grade"]._grade_targets(scoring_model, set(target_ids))
@@ -328,11 +337,13 @@ class LeadScoringPoint(models.Model):
                 model_id, %(column)s, points, multiplier, grade_id, source, reason, action_id,
                 date, expire_date, is_live, create_uid, create_date, write_uid, write_date)
             SELECT %(model)s, award.target_id, award.points, award.multiplier, award.grade_id,
-                   %(source)s, award.reason, %(action)s, %(now)s, %(expire)s, TRUE,
+                   %(source)s, award.reason, %(action)s, award.date, award.expire_date,
+                   award.expire_date IS NULL OR award.expire_date > %(now)s,
                    %(uid)s, %(now)s, %(uid)s, %(now)s
               FROM unnest(%(targets)s::int[], %(points)s::float8[], %(multipliers)s::float8[],
-                          %(grades)s::int[], %(reasons)s::varchar[])
-                   AS award(target_id, points, multiplier, grade_id, reason)
+                          %(grades)s::int[], %(reasons)s::varchar[], %(dates)s::timestamp[],
+                          %(expires)s::timestamp[])
+                   AS award(target_id, points, multiplier, grade_id, reason, date, expire_date)
             RETURNING %(column)s, points
             """,
             column=column,
@@ -340,18 +351,20 @@ class LeadScoringPoint(models.Model):
             source=source,
             action=action.id if action else None,
             now=now,
-            expire=expire_date_from(now, expire_after, expire_unit) or None,
             uid=self.env.uid,
             targets=target_ids,
             points=points,
             multipliers=multipliers,
             grades=grade_ids,
             reasons=reasons,
+            dates=dates,
+            expires=expires,
         )
         scores = self.env["lead.scoring.score"].sudo()
         changed = scores._refresh_scores(scoring_model, now, set(target_ids), new_lines)
         self.invalidate_model()
         self._after_scores_changed(scoring_model, changed)
+        return dict(zip(target_ids, points, strict=True))
 
     @api.model
     def _after_scores_changed(self, scoring_model, changed):
