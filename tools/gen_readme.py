@@ -1,14 +1,16 @@
-"""Build lead_scoring/README.rst from the readme/ fragments (OCA layout).
+"""Build an addon's README.rst from its readme/ fragments (OCA layout).
 
 The fragments are the source; run this after editing them:
-    python3 tools/gen_readme.py
+    python3 tools/gen_readme.py [ADDON ...]     (default: lead_scoring)
+Fragments an addon does not have are left out.
 """
 
 import ast
 import re
+import sys
 from pathlib import Path
 
-ADDON = Path(__file__).resolve().parent.parent / "lead_scoring"
+REPO = Path(__file__).resolve().parent.parent
 SECTIONS = [
     ("DESCRIPTION.md", None),
     ("CONFIGURE.md", "Configuration"),
@@ -65,8 +67,8 @@ def table_to_rst(rows):
     return [*out, ""]
 
 
-def main():
-    manifest = ast.literal_eval((ADDON / "__manifest__.py").read_text())
+def build(addon):
+    manifest = ast.literal_eval((addon / "__manifest__.py").read_text())
     title = manifest["name"]
     parts = [
         "=" * len(title),
@@ -81,13 +83,17 @@ def main():
         "",
     ]
     for fragment, heading in SECTIONS:
+        path = addon / "readme" / fragment
+        if not path.exists():
+            continue
         if heading:
             parts += [heading, "=" * len(heading), ""]
-        parts.append(to_rst((ADDON / "readme" / fragment).read_text()))
+        parts.append(to_rst(path.read_text()))
     maintainers = f"This module is maintained by {manifest['author']}."
     parts += ["Maintainers", "===========", "", maintainers, ""]
-    (ADDON / "README.rst").write_text("\n".join(parts))
+    (addon / "README.rst").write_text("\n".join(parts))
 
 
 if __name__ == "__main__":
-    main()
+    for name in sys.argv[1:] or ["lead_scoring"]:
+        build(REPO / name)
