@@ -9,6 +9,7 @@ from . import lead_scoring_threshold_crossing
 from . import lead_scoring_change
 from . import lead_scoring_refresh
 from . import lead_scoring_automation
+from . import lead_scoring_api_event
 from . import lead_scoring_mixin
 from . import res_partner
 from . import crm_lead

@@ -1,5 +1,6 @@
 import logging
 import math
+import re
 from datetime import timedelta
 
 from odoo import api, fields, models
@@ -9,6 +10,9 @@ from odoo.tools import SQL
 from .lead_scoring_rule import EXPIRE_UNITS
 
 _logger = logging.getLogger(__name__)
+
+# What an outside system may send as an event type: a short word, no spaces.
+API_CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 
 
 class IrActionsServer(models.Model):
@@ -44,6 +48,13 @@ class IrActionsServer(models.Model):
         "Points Cap",
         help="Most points a record can hold at once from this action. 0 = no cap.",
     )
+    score_api_code = fields.Char(
+        "API Event Type",
+        copy=False,
+        index="btree_not_null",
+        help="Event type an outside system sends to POST /lead_scoring/v1/events to "
+        "run this action, e.g. webinar_attended. Unique within a company.",
+    )
 
     def _compute_name(self):
         res = super()._compute_name()
@@ -75,6 +86,46 @@ class IrActionsServer(models.Model):
                 raise ValidationError(self.env._("Expiry, cooldown and cap cannot be negative."))
             if action.score_target_field:
                 action._lead_scoring_check_path()
+
+    @api.constrains("state", "score_api_code", "score_model_id")
+    def _check_score_api_code(self):
+        actions = self.filtered(lambda a: a.state == "lead_score" and a.score_api_code)
+        for action in actions:
+            if not API_CODE_PATTERN.fullmatch(action.score_api_code):
+                raise ValidationError(
+                    self.env._(
+                        'API event type "%(code)s": use at most 64 letters, digits and '
+                        '"_", ".", ":" or "-", without spaces, e.g. webinar_attended.',
+                        code=action.score_api_code,
+                    )
+                )
+        others = self.sudo().search(
+            [
+                ("state", "=", "lead_score"),
+                ("score_api_code", "in", actions.mapped("score_api_code")),
+            ]
+        )
+        for action in actions:
+            clash = (others - action).filtered(action._lead_scoring_same_api_code)[:1]
+            if clash:
+                raise ValidationError(
+                    self.env._(
+                        'API event type "%(code)s" is already used by "%(other)s" (scoring '
+                        "model %(model)s): an event type must be unique within a company.",
+                        code=action.score_api_code,
+                        other=clash.name,
+                        model=clash.score_model_id.name,
+                    )
+                )
+
+    def _lead_scoring_same_api_code(self, other):
+        """Whether ``other`` answers the same events: same code, and companies
+        that overlap (a scoring model of all companies overlaps every company)."""
+        company = self.sudo().score_model_id.company_id
+        other_company = other.sudo().score_model_id.company_id
+        return other.score_api_code == self.score_api_code and (
+            not company or not other_company or company == other_company
+        )
 
     def _lead_scoring_check_path(self):
         model = self.env[self.model_id.model]
@@ -134,13 +185,17 @@ class IrActionsServer(models.Model):
             )
             return {}
         awards = self._lead_scoring_awards(records, scoring_model, dates or {})
-        return self.env["lead.scoring.point"].sudo()._add_points(
-            scoring_model,
-            awards,
-            source,
-            expire_after=self.score_expire_after,
-            expire_unit=self.score_expire_unit or "months",
-            action=self,
+        return (
+            self.env["lead.scoring.point"]
+            .sudo()
+            ._add_points(
+                scoring_model,
+                awards,
+                source,
+                expire_after=self.score_expire_after,
+                expire_unit=self.score_expire_unit or "months",
+                action=self,
+            )
         )
 
     def _lead_scoring_check_caller(self, caller_env):
@@ -225,6 +280,19 @@ class IrActionsServer(models.Model):
         One query whatever the number of targets; targets absent from the
         result get the action's full points.
         """
+        return {
+            target_id: 0.0
+            if self.score_cooldown_hours and in_cooldown
+            else self._lead_scoring_capped(held)
+            for target_id, (in_cooldown, held) in self._lead_scoring_held_points(
+                scoring_model, target_ids
+            ).items()
+        }
+
+    def _lead_scoring_held_points(self, scoring_model, target_ids):
+        """``{target_id: (in cooldown, live points held from this action)}`` for
+        the targets this action scored before, when a cooldown or a cap is set
+        (one query; none without cooldown and cap)."""
         if not target_ids or not (self.score_cooldown_hours or self.score_max_points):
             return {}
         now = fields.Datetime.now()
@@ -251,9 +319,7 @@ class IrActionsServer(models.Model):
             )
         )
         return {
-            target_id: 0.0
-            if self.score_cooldown_hours and in_cooldown
-            else self._lead_scoring_capped(held)
+            target_id: (in_cooldown, held)
             for target_id, in_cooldown, held in self.env.cr.fetchall()
         }
 

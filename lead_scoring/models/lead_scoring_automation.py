@@ -27,6 +27,7 @@ ACTION_FIELDS = {
     "target_field": "score_target_field",
     "cooldown_hours": "score_cooldown_hours",
     "max_points": "score_max_points",
+    "api_code": "score_api_code",
 }
 AUTOMATION_FIELDS = {
     "trigger_model_id",
@@ -71,6 +72,10 @@ class LeadScoringAutomation(models.Model):
         required=True,
         ondelete="cascade",
         domain=[("transient", "=", False)],
+        compute="_compute_trigger_model_id",
+        store=True,
+        readonly=False,
+        precompute=True,
     )
     trigger_model = fields.Char(related="trigger_model_id.model")
     trigger = fields.Selection(TRIGGERS, required=True, default="on_create")
@@ -104,17 +109,38 @@ class LeadScoringAutomation(models.Model):
         "Cooldown (hours)", help="No second award to a record within this time."
     )
     max_points = fields.Float("Points Cap", help="Most points a record holds from this trigger.")
+    api_code = fields.Char(
+        "API Event Type",
+        help="The type an outside system sends to POST /lead_scoring/v1/events, "
+        "e.g. webinar_attended. Unique within a company.",
+    )
     automation_id = fields.Many2one(
         "base.automation", readonly=True, ondelete="set null", copy=False
     )
     action_id = fields.Many2one("ir.actions.server", readonly=True, ondelete="set null", copy=False)
 
-    @api.constrains("trigger", "date_field_id")
+    @api.depends("trigger", "model_id.target")
+    def _compute_trigger_model_id(self):
+        # An API event names the scored record itself: it triggers on the target.
+        for line in self:
+            if line.trigger == "api_event" and line.model_id.target:
+                line.trigger_model_id = self.env["ir.model"]._get(line.model_id.target_model)
+            else:
+                line.trigger_model_id = line.trigger_model_id
+
+    @api.constrains("trigger", "date_field_id", "api_code")
     def _check_trigger(self):
         for line in self:
             if line.trigger == "on_time" and not line.date_field_id:
                 raise ValidationError(
                     self.env._('Trigger "%(name)s" needs a date field.', name=line.name)
+                )
+            if line.trigger == "api_event" and not line.api_code:
+                raise ValidationError(
+                    self.env._(
+                        'Trigger "%(name)s" needs an API event type, e.g. webinar_attended.',
+                        name=line.name,
+                    )
                 )
 
     @api.model_create_multi
@@ -164,7 +190,7 @@ class LeadScoringAutomation(models.Model):
 
     def _action_values(self):
         self.ensure_one()
-        return {
+        values = {
             "name": self.name,
             "state": "lead_score",
             "model_id": self.trigger_model_id.id,
@@ -172,6 +198,13 @@ class LeadScoringAutomation(models.Model):
             **{action_field: self[field] or False for field, action_field in ACTION_FIELDS.items()},
             "score_expire_unit": self.expire_unit,
         }
+        if self.trigger == "api_event":
+            # An event names the scored record itself: no path to follow.
+            values["score_target_field"] = False
+        else:
+            # Only "Event from the API" lines answer events.
+            values["score_api_code"] = False
+        return values
 
     def _automation_values(self):
         self.ensure_one()

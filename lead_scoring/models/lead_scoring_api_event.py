@@ -1,0 +1,722 @@
+"""Events posted by outside systems (``POST /lead_scoring/v1/events``).
+
+A batch is handled set-based: events are checked one by one in plain Python,
+then every step that reads or writes the database does it once for the batch
+(types, targets per kind, idempotency keys) or once per event type (the
+ledger lines, through ``lead.scoring.point._add_points``).
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from odoo import api, fields, models
+from odoo.tools import SQL, email_normalize
+
+from ..engine import registered_targets
+from .lead_scoring_rule import expire_date_from
+
+_logger = logging.getLogger(__name__)
+
+# Events per request.
+MAX_EVENTS = 1000
+# Longest accepted value of each text member of an event.
+MAX_LENGTHS = {"id": 128, "type": 64, "reason": 256, "email": 254, "name": 256}
+# How far in the future an occurred_at may be (the sender's clock running ahead);
+# such an event is dated now.
+CLOCK_SKEW = timedelta(minutes=5)
+# Days an event id is remembered: a retry after that scores again.
+KEY_RETENTION_DAYS = 90
+STATUSES = ("scored", "duplicate", "skipped", "error")
+# Largest id PostgreSQL's integer columns hold.
+MAX_RECORD_ID = 2**31 - 1
+
+
+@dataclass
+class Event:
+    """One event of a request, from its JSON object to its answer."""
+
+    given_id: object = None  # the "id" as sent, echoed in the answer
+    key: str | None = None  # the valid id: the idempotency key
+    type: str | None = None
+    email: str | None = None  # normalized
+    record_field: str | None = None  # "partner_id", "lead_id": the record it names
+    record_id: int | None = None
+    occurred_at: datetime | None = None  # naive UTC
+    reason: str | None = None
+    create_contact: bool = False
+    name: str | None = None
+    action: models.BaseModel | None = None  # the "Adjust score" of its type
+    target_id: int | None = None  # the scored record
+    status: str | None = None  # None while undecided
+    message: str = ""
+    points: float = 0.0
+
+    def decide(self, status, message=""):
+        self.status, self.message = status, message
+
+    def answer(self):
+        answer = {"id": self.given_id, "status": self.status, "points": self.points}
+        if self.action and self.target_id:
+            answer[self.action.score_model_id._target_column()] = self.target_id
+        if self.message:
+            answer["message"] = self.message
+        return answer
+
+
+class LeadScoringApiEvent(models.Model):
+    """An event id an API user sent, kept 90 days so that a repeated id
+    scores nothing (the idempotency key), with what the event gave."""
+
+    _name = "lead.scoring.api.event"
+    _description = "Scoring API Event"
+    _order = "id desc"
+
+    user_id = fields.Many2one("res.users", "API User", required=True, ondelete="cascade")
+    name = fields.Char("Event ID", required=True, size=MAX_LENGTHS["id"])
+    event_type = fields.Char()
+    action_id = fields.Many2one("ir.actions.server", "Adjust Score Action", ondelete="set null")
+    status = fields.Selection(
+        [("scored", "Scored"), ("skipped", "Skipped")], required=True, default="scored"
+    )
+    points = fields.Float()
+    target_model = fields.Char("Scored Model")
+    target_id = fields.Many2oneReference("Scored Record", model_field="target_model")
+    event_date = fields.Datetime("Occurred At")
+    message = fields.Char()
+
+    _sql_constraints = [
+        (
+            "user_event_uniq",
+            "UNIQUE (user_id, name)",
+            "An API user sends each event id once.",
+        ),
+    ]
+
+    def init(self):
+        # Read by the daily clean-up of old keys.
+        self.env.cr.execute(
+            "CREATE INDEX IF NOT EXISTS lead_scoring_api_event_create_date_idx"
+            " ON lead_scoring_api_event (create_date)"
+        )
+
+    @api.autovacuum
+    def _gc_old_keys(self):
+        """Forget event ids older than the retention period (90 days)."""
+        cutoff = fields.Datetime.now() - timedelta(days=KEY_RETENTION_DAYS)
+        self.env.cr.execute(
+            SQL(
+                """
+                DELETE FROM lead_scoring_api_event WHERE id IN (
+                    SELECT id FROM lead_scoring_api_event
+                     WHERE create_date < %(cutoff)s LIMIT %(limit)s)
+                """,
+                cutoff=cutoff,
+                limit=models.GC_UNLINK_LIMIT,
+            )
+        )
+        deleted = self.env.cr.rowcount
+        self.invalidate_model()
+        _logger.info("Lead scoring: forgot %s API event ids older than %s", deleted, cutoff)
+        return deleted
+
+    # ------------------------------------------------------------------
+    # Receiving a batch
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _receive(self, payload):
+        """Score the events of one request for the current (API) user.
+
+        Called as superuser with the API user as ``uid`` (see the controller):
+        the user needs no right on contacts, deals or the ledger.
+
+        :param payload: the ``events`` list of the request body (1 to 1000)
+        :return: one answer dict per event, in the same order
+        """
+        events = [self._parse(raw) for raw in payload]
+        self._mark_repeated(events)
+        self._resolve_types(events)
+        self._resolve_targets(events)
+        claimed = self._claim(events)
+        self._create_contacts(claimed)
+        self._score(claimed)
+        self._store_outcomes(claimed)
+        return [event.answer() for event in events]
+
+    # Checking one event (no query) ----------------------------------------
+
+    def _parse(self, raw):
+        event = Event()
+        if not isinstance(raw, dict):
+            event.decide("error", self.env._("An event must be a JSON object."))
+            return event
+        event.given_id = raw.get("id")
+        error = (
+            self._parse_texts(event, raw)
+            or self._parse_target(event, raw)
+            or self._parse_occurred_at(event, raw.get("occurred_at"))
+            or self._parse_create_contact(event, raw)
+        )
+        if error:
+            event.decide("error", error)
+        return event
+
+    def _text_error(self, raw, member, required=False):
+        """Why ``raw[member]`` is not an acceptable text, or None."""
+        value = raw.get(member)
+        if value is None:
+            return self.env._('"%(member)s" is missing.', member=member) if required else None
+        if not isinstance(value, str) or not value.strip() or len(value) > MAX_LENGTHS[member]:
+            return self.env._(
+                '"%(member)s" must be a text of 1 to %(max)s characters.',
+                member=member,
+                max=MAX_LENGTHS[member],
+            )
+        return None
+
+    def _parse_texts(self, event, raw):
+        error = (
+            self._text_error(raw, "id", required=True)
+            or self._text_error(raw, "type", required=True)
+            or self._text_error(raw, "reason")
+        )
+        if error:
+            return error
+        if "points" in raw:
+            return self.env._(
+                "An event cannot set its points: they come from its type (an "
+                '"Event from the API" automation). Remove "points".'
+            )
+        event.key, event.type, event.reason = raw["id"], raw["type"], raw.get("reason")
+        return None
+
+    def _parse_target(self, event, raw):
+        members = ["email", *self._record_fields()]
+        given = [member for member in members if raw.get(member) is not None]
+        if len(given) != 1:
+            return self.env._(
+                "Name the scored record with exactly one of %(members)s.",
+                members=", ".join(f'"{member}"' for member in members),
+            )
+        member, value = given[0], raw[given[0]]
+        if member == "email":
+            error = self._text_error(raw, "email")
+            event.email = not error and email_normalize(value, strict=True)
+            if error or not event.email:
+                return self.env._('"email" is not a valid e-mail address.')
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_RECORD_ID:
+            return self.env._('"%(member)s" must be a positive integer.', member=member)
+        event.record_field, event.record_id = member, value
+        return None
+
+    def _parse_occurred_at(self, event, value):
+        if value is None:
+            return None
+        try:
+            if not isinstance(value, str):
+                raise TypeError(value)
+            moment = datetime.fromisoformat(value)
+            if moment.tzinfo:
+                moment = moment.astimezone(UTC).replace(tzinfo=None)
+        except (TypeError, ValueError, OverflowError):
+            return self.env._(
+                '"occurred_at" must be an ISO 8601 date and time, e.g. 2026-11-20T10:00:00Z.'
+            )
+        now = fields.Datetime.now()
+        if moment > now + CLOCK_SKEW:
+            return self.env._(
+                '"occurred_at" %(date)s is in the future (now is %(now)s UTC).',
+                date=value,
+                now=now.isoformat(timespec="seconds"),
+            )
+        event.occurred_at = min(moment, now)
+        return None
+
+    def _parse_create_contact(self, event, raw):
+        create = raw.get("create_contact", False)
+        if not isinstance(create, bool):
+            return self.env._('"create_contact" must be true or false.')
+        if create:
+            if not event.email:
+                return self.env._('"create_contact" needs the contact\'s "email".')
+            error = self._text_error(raw, "name", required=True)
+            if error:
+                return error
+            event.create_contact, event.name = True, raw["name"].strip()
+        return None
+
+    def _record_fields(self):
+        """Event members naming a scored record by id: its ledger column."""
+        return [target.column for target in registered_targets(self.env).values()]
+
+    def _mark_repeated(self, events):
+        seen = set()
+        for event in self._undecided(events):
+            if event.key in seen:
+                event.decide("duplicate", self.env._("Repeated in this request."))
+            seen.add(event.key)
+
+    @staticmethod
+    def _undecided(events):
+        return [event for event in events if event.status is None]
+
+    # Event types (a few queries per batch) ---------------------------------
+
+    def _resolve_types(self, events):
+        pending = self._undecided(events)
+        actions = self._actions_by_type({event.type for event in pending})
+        archived_lines = self._archived_lines(actions.values())
+        for event in pending:
+            event.action = actions.get(event.type)
+            if not event.action:
+                event.decide("error", self.env._('Unknown event type "%(type)s".', type=event.type))
+                continue
+            error = self._target_kind_error(event)
+            if error:
+                event.decide("error", error)
+            elif not event.action.score_model_id.active:
+                event.decide(
+                    "skipped",
+                    self.env._(
+                        'Scoring model "%(model)s" is archived.',
+                        model=event.action.score_model_id.name,
+                    ),
+                )
+            elif event.action in archived_lines:
+                event.decide(
+                    "skipped",
+                    self.env._(
+                        'The automation "%(line)s" of this event type is archived.',
+                        line=archived_lines[event.action],
+                    ),
+                )
+
+    def _actions_by_type(self, types):
+        """``{event type: "Adjust score" action}`` in the API user's company.
+
+        Types are unique per company (``score_api_code``); should two actions
+        still answer one (a model moved to another company since), the one of
+        the user's own company wins, then the oldest.
+        """
+        if not types:
+            return {}
+        company = self.env.company
+        actions = (
+            self.env["ir.actions.server"]
+            .with_context(active_test=False)
+            .search(
+                [
+                    ("state", "=", "lead_score"),
+                    ("score_api_code", "in", list(types)),
+                    ("score_model_id.company_id", "in", [False, company.id]),
+                ],
+                order="id desc",
+            )
+        )
+        by_type = {}
+        for action in actions.sorted(lambda a: a.score_model_id.company_id == company):
+            by_type[action.score_api_code] = action
+        return by_type
+
+    def _archived_lines(self, actions):
+        """``{action: line name}`` of the actions whose automation line is archived."""
+        lines = (
+            self.env["lead.scoring.automation"]
+            .with_context(active_test=False)
+            .search(
+                [("action_id", "in", [action.id for action in actions]), ("active", "=", False)]
+            )
+        )
+        return {line.action_id: line.name for line in lines}
+
+    def _target_kind_error(self, event):
+        """Why the record the event names cannot lead to what its type scores."""
+        scoring_model = event.action.score_model_id
+        target = scoring_model._target()
+        if event.record_field == target.column:
+            return None
+        if target.model_name == "res.partner" and (
+            event.email or self._partner_field(event.record_field)
+        ):
+            return None
+        return self.env._(
+            'Events of type "%(type)s" score %(model)s records: name them with "%(member)s".',
+            type=event.type,
+            model=target.model_name,
+            member=target.column,
+        )
+
+    def _partner_field(self, record_field):
+        """Whether the records ``record_field`` names have a stored customer
+        (``partner_id``): an event on them scores that contact."""
+        model_name = next(
+            (
+                t.model_name
+                for t in registered_targets(self.env).values()
+                if t.column == record_field
+            ),
+            None,
+        )
+        field = model_name and self.env[model_name]._fields.get("partner_id")
+        return bool(field and field.store and field.comodel_name == "res.partner")
+
+    # Scored records (one query per kind of reference) ----------------------
+
+    def _resolve_targets(self, events):
+        pending = self._undecided(events)
+        rows = {}
+        for target in registered_targets(self.env).values():
+            rows[target.column] = self._read_records(
+                target.model_name,
+                {e.record_id for e in pending if e.record_field == target.column},
+                with_partner=self._partner_field(target.column),
+            )
+        # Contacts scored through another record: a deal's customer.
+        partners = rows.setdefault("partner_id", {})
+        customers = {
+            rows[e.record_field][e.record_id][2]
+            for e in pending
+            if e.record_field not in (None, e.action.score_model_id._target_column())
+            and rows[e.record_field].get(e.record_id)
+        }
+        partners.update(self._read_records("res.partner", customers - {None} - partners.keys()))
+        by_email = self._partners_by_email({e.email for e in pending if e.email})
+        for event in pending:
+            self._resolve_target(event, rows, by_email)
+
+    def _read_records(self, model_name, ids, with_partner=False):
+        """``{id: (active, company id, partner id)}`` of the existing ones among ``ids``."""
+        if not ids:
+            return {}
+        records = self.env[model_name]
+        records.flush_model(["active", "company_id", *(["partner_id"] if with_partner else [])])
+        self.env.cr.execute(
+            SQL(
+                "SELECT id, active, company_id, %(partner)s FROM %(table)s WHERE id = ANY(%(ids)s)",
+                partner=SQL.identifier("partner_id") if with_partner else SQL("NULL::int"),
+                table=SQL.identifier(records._table),
+                ids=list(ids),
+            )
+        )
+        return {row[0]: row[1:] for row in self.env.cr.fetchall()}
+
+    def _partners_by_email(self, emails):
+        """``{normalized e-mail: (partner id, company id)}``: the oldest active contact."""
+        if not emails:
+            return {}
+        self.env["res.partner"].flush_model(["email_normalized", "active", "company_id"])
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT DISTINCT ON (email_normalized) email_normalized, id, company_id
+                  FROM res_partner
+                 WHERE email_normalized = ANY(%s) AND active
+                 ORDER BY email_normalized, id
+                """,
+                list(emails),
+            )
+        )
+        return {
+            email: (partner_id, company) for email, partner_id, company in self.env.cr.fetchall()
+        }
+
+    def _resolve_target(self, event, rows, by_email):
+        """Set the event's scored record, or decide it is skipped."""
+        scoring_model = event.action.score_model_id
+        column = scoring_model._target_column()
+        if event.email:
+            found = by_email.get(event.email)
+            if not found:
+                if not event.create_contact:
+                    event.decide(
+                        "skipped",
+                        self.env._(
+                            "No contact has the e-mail address %(email)s. Send "
+                            '"create_contact": true and a "name" to create one.',
+                            email=event.email,
+                        ),
+                    )
+                return
+            event.target_id, company = found
+        else:
+            row = rows[event.record_field].get(event.record_id)
+            if not row or not row[0]:
+                event.decide(
+                    "skipped",
+                    self.env._(
+                        "%(member)s %(id)s does not exist or is archived.",
+                        member=event.record_field,
+                        id=event.record_id,
+                    ),
+                )
+                return
+            if event.record_field != column:
+                # A deal of a contact model: its customer is scored.
+                if not row[2]:
+                    event.decide(
+                        "skipped",
+                        self.env._(
+                            "%(member)s %(id)s has no customer to score.",
+                            member=event.record_field,
+                            id=event.record_id,
+                        ),
+                    )
+                    return
+                self._resolve_partner(event, row[2], rows)
+                return
+            event.target_id, company = event.record_id, row[1]
+        self._check_company(event, company)
+
+    def _resolve_partner(self, event, partner_id, rows):
+        row = rows["partner_id"].get(partner_id)
+        if not row or not row[0]:
+            event.decide(
+                "skipped",
+                self.env._(
+                    "The customer of %(member)s %(id)s is archived.",
+                    member=event.record_field,
+                    id=event.record_id,
+                ),
+            )
+            return
+        event.target_id = partner_id
+        self._check_company(event, row[1])
+
+    def _check_company(self, event, company_id):
+        company = event.action.score_model_id.company_id
+        if company and company_id and company_id != company.id:
+            event.decide(
+                "skipped",
+                self.env._(
+                    "The record belongs to another company than scoring model %(model)s.",
+                    model=event.action.score_model_id.name,
+                ),
+            )
+
+    # Idempotency keys (one statement per batch) ----------------------------
+
+    def _claim(self, events):
+        """Record the ids of the events that got this far, once per user: an id
+        already known (an earlier request, or a concurrent one) makes its event
+        a duplicate. The unique (user, id) index decides, so two requests at
+        once cannot both score the same id.
+
+        :return: the events whose id this request claimed
+        """
+        candidates = [e for e in events if e.action and e.status in (None, "skipped")]
+        if not candidates:
+            return []
+        now = fields.Datetime.now()
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO lead_scoring_api_event (
+                    user_id, name, event_type, action_id, status, points, target_model,
+                    target_id, event_date, message,
+                    create_uid, create_date, write_uid, write_date)
+                SELECT %(uid)s, e.name, e.type, e.action_id, e.status, 0, e.target_model,
+                       e.target_id, e.event_date, e.message, %(uid)s, %(now)s, %(uid)s, %(now)s
+                  FROM unnest(%(names)s::varchar[], %(types)s::varchar[], %(actions)s::int[],
+                              %(statuses)s::varchar[], %(models)s::varchar[],
+                              %(targets)s::int[], %(dates)s::timestamp[], %(messages)s::varchar[])
+                       AS e(name, type, action_id, status, target_model, target_id,
+                            event_date, message)
+                    ON CONFLICT (user_id, name) DO NOTHING
+                RETURNING name
+                """,
+                uid=self.env.uid,
+                now=now,
+                names=[e.key for e in candidates],
+                types=[e.type for e in candidates],
+                actions=[e.action.id for e in candidates],
+                statuses=[e.status or "scored" for e in candidates],
+                models=[e.action.score_model_id.target_model for e in candidates],
+                targets=[e.target_id for e in candidates],
+                dates=[e.occurred_at or now for e in candidates],
+                messages=[e.message or None for e in candidates],
+            )
+        )
+        claimed_keys = {name for (name,) in self.env.cr.fetchall()}
+        repeated = [e for e in candidates if e.key not in claimed_keys]
+        self._mark_duplicates(repeated)
+        return [e for e in candidates if e.key in claimed_keys]
+
+    def _mark_duplicates(self, events):
+        """Answer the events already received before with when and what they gave."""
+        if not events:
+            return
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT name, status, points, create_date, target_id FROM lead_scoring_api_event
+                 WHERE user_id = %s AND name = ANY(%s)
+                """,
+                self.env.uid,
+                [e.key for e in events],
+            )
+        )
+        earlier = {name: row for name, *row in self.env.cr.fetchall()}
+        statuses = dict(self._fields["status"]._description_selection(self.env))
+        for event in events:
+            status, points, received, event.target_id = earlier.get(
+                event.key, ("scored", 0.0, None, None)
+            )
+            event.decide(
+                "duplicate",
+                self.env._(
+                    "Already received on %(date)s UTC (%(status)s, %(points)s points).",
+                    date=received.isoformat(sep=" ", timespec="seconds") if received else "?",
+                    status=statuses.get(status, status),
+                    points=format(points or 0.0, "g"),
+                ),
+            )
+
+    def _store_outcomes(self, claimed):
+        """Write what each claimed event gave onto its key (one statement)."""
+        if not claimed:
+            return
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE lead_scoring_api_event k
+                   SET status = o.status, points = o.points, target_id = o.target_id,
+                       message = o.message
+                  FROM unnest(%(names)s::varchar[], %(statuses)s::varchar[],
+                              %(points)s::float8[], %(targets)s::int[], %(messages)s::varchar[])
+                       AS o(name, status, points, target_id, message)
+                 WHERE k.user_id = %(uid)s AND k.name = o.name
+                """,
+                uid=self.env.uid,
+                names=[e.key for e in claimed],
+                statuses=[e.status for e in claimed],
+                points=[e.points for e in claimed],
+                targets=[e.target_id for e in claimed],
+                messages=[e.message or None for e in claimed],
+            )
+        )
+
+    # Contacts to create, then the points ------------------------------------
+
+    def _create_contacts(self, claimed):
+        """Create the contacts the events asked for (one per e-mail address)."""
+        wanted = {}
+        for event in self._undecided(claimed):
+            if event.email and not event.target_id:
+                wanted.setdefault(event.email, event.name)
+        if not wanted:
+            return
+        partners = self.env["res.partner"].create(
+            [{"name": name, "email": email} for email, name in wanted.items()]
+        )
+        created = dict(zip(wanted, partners.ids, strict=True))
+        for event in self._undecided(claimed):
+            if event.email in created and not event.target_id:
+                event.target_id = created[event.email]
+                event.message = self.env._("Contact created.")
+
+    def _score(self, claimed):
+        by_action = {}
+        for event in self._undecided(claimed):
+            by_action.setdefault(event.action, []).append(event)
+        for action, events in by_action.items():
+            self._score_action(action, events)
+
+    def _score_action(self, action, events):
+        """Ledger lines for the events of one type: cooldown and cap as the
+        action applies them, then grading, segment and expiry by the engine."""
+        scoring_model = action.score_model_id
+        now = fields.Datetime.now()
+        awarded = self._awarded(action, events, now)
+        if not awarded:
+            return
+        written = self.env["lead.scoring.point"]._add_points(
+            scoring_model,
+            [(e.target_id, e.points, e.reason or action.name, e.occurred_at) for e in awarded],
+            "api",
+            expire_after=action.score_expire_after,
+            expire_unit=action.score_expire_unit or "months",
+            action=action,
+        )
+        # Grading multiplies all points of a record alike: the ratio of the
+        # (last) written to the given points of a record is its multiplier.
+        given = {e.target_id: e.points for e in awarded}
+        for event in awarded:
+            if event.target_id not in written:
+                event.points = 0.0
+                event.decide(
+                    "skipped",
+                    self.env._(
+                        "The record is outside the segment of scoring model %(model)s.",
+                        model=scoring_model.name,
+                    ),
+                )
+                continue
+            event.points = event.points * written[event.target_id] / given[event.target_id]
+            event.decide("scored", event.message)
+        self._refresh_decayed(scoring_model, awarded, now)
+
+    def _awarded(self, action, events, now):
+        """The events that get points, with their points before grading: the
+        action's cooldown and cap count the lines already written and the
+        earlier events of the batch."""
+        held = action._lead_scoring_held_points(
+            action.score_model_id, {event.target_id for event in events}
+        )
+        cooldown_start = now - timedelta(hours=action.score_cooldown_hours)
+        awarded = []
+        for event in events:
+            event.occurred_at = event.occurred_at or now
+            expiry = expire_date_from(
+                event.occurred_at, action.score_expire_after, action.score_expire_unit or "months"
+            )
+            if expiry and expiry <= now:
+                # Written, it would count for nothing: the event came too late.
+                event.decide(
+                    "skipped",
+                    self.env._(
+                        "Its points would have expired on %(date)s UTC: nothing to add.",
+                        date=expiry.isoformat(sep=" ", timespec="seconds"),
+                    ),
+                )
+                continue
+            in_cooldown, points_held = held.get(event.target_id, (False, 0.0))
+            if action.score_cooldown_hours and in_cooldown:
+                event.decide(
+                    "skipped",
+                    self.env._(
+                        "This record got points of this type less than %(hours)s hours ago.",
+                        hours=format(action.score_cooldown_hours, "g"),
+                    ),
+                )
+                continue
+            points = action._lead_scoring_capped(points_held)
+            if not points:
+                event.decide("skipped", self._no_points_message(action))
+                continue
+            held[event.target_id] = (
+                in_cooldown or event.occurred_at > cooldown_start,
+                points_held + points,
+            )
+            event.points = points
+            awarded.append(event)
+        return awarded
+
+    def _no_points_message(self, action):
+        if action.score_max_points and action.score_points:
+            return self.env._(
+                "This record holds the most points this type gives (%(cap)s).",
+                cap=format(action.score_max_points, "g"),
+            )
+        return self.env._("This event type gives no points.")
+
+    def _refresh_decayed(self, scoring_model, awarded, now):
+        """Re-sum the scores of records given back-dated points in a model with
+        decay: ``_add_points`` counts new points undecayed."""
+        if not scoring_model.decay_half_life_days:
+            return
+        stale = {e.target_id for e in awarded if e.status == "scored" and e.occurred_at < now}
+        if stale:
+            changed = self.env["lead.scoring.score"]._refresh_scores(scoring_model, now, stale)
+            self.env["lead.scoring.point"]._after_scores_changed(scoring_model, changed)
