@@ -172,7 +172,21 @@ def restrict_sql(column, ids):
     return SQL("AND %s = ANY(%s)", column, list(ids))
 
 
-def rule_diff_sql(rule, match_query, now, expire_date, changed_ids=None):
+def id_range_sql(column, id_range):
+    """``AND low <= column AND column < high`` for ``id_range = (low, high)``
+    (inclusive-exclusive, either bound None for none), or nothing when
+    ``id_range`` is None."""
+    if id_range is None:
+        return SQL()
+    low, high = id_range
+    return SQL(
+        "%s%s",
+        SQL() if low is None else SQL("AND %s >= %s ", column, low),
+        SQL() if high is None else SQL("AND %s < %s", column, high),
+    )
+
+
+def rule_diff_sql(rule, match_query, now, expire_date, changed_ids=None, *, id_range=None):
     """One statement that opens a line for each record that started matching
     ``rule``, closes the line of each record that stopped, and queues both
     for a score refresh (unless the whole model is refreshed anyway).
@@ -186,6 +200,11 @@ def rule_diff_sql(rule, match_query, now, expire_date, changed_ids=None):
 
     :param match_query: the rule's records (``Query`` of ids)
     :param changed_ids: evaluate only these records (None: every record)
+    :param id_range: ``(low, high)``: evaluate only the records whose id is
+        from ``low`` (included) to ``high`` (excluded), either None for no
+        bound; ``match_query`` must be restricted the same way. Ranges that
+        cover every id add up to one evaluation of every record (jobs of
+        ``lead_scoring_queue_job`` split a full evaluation so).
     """
     scoring_model = rule.model_id
     column = SQL.identifier(scoring_model._target().column)
@@ -195,7 +214,7 @@ def rule_diff_sql(rule, match_query, now, expire_date, changed_ids=None):
         open_lines AS MATERIALIZED (
             SELECT p.id, p.%(column)s AS target_id
               FROM lead_scoring_point p
-             WHERE p.rule_id = %(rule)s AND p.closed_date IS NULL %(restrict)s
+             WHERE p.rule_id = %(rule)s AND p.closed_date IS NULL %(restrict)s %(range)s
         ), closed AS (
             UPDATE lead_scoring_point p
                SET closed_date = %(now)s, is_live = FALSE,
@@ -226,6 +245,7 @@ def rule_diff_sql(rule, match_query, now, expire_date, changed_ids=None):
         match=match_query,
         column=column,
         restrict=restrict_sql(SQL("p.%s", column), changed_ids),
+        range=id_range_sql(SQL("p.%s", column), id_range),
         model=scoring_model.id,
         rule=rule.id,
         points=rule.points,

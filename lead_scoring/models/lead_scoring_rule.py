@@ -12,7 +12,7 @@ from odoo.osv import expression
 from odoo.tools import SQL, sql
 
 from ..domains import domain_error, parse_domain
-from ..engine import ROLLUP_WATCHED, rule_diff_sql
+from ..engine import ROLLUP_WATCHED, id_range_sql, rule_diff_sql
 
 _logger = logging.getLogger(__name__)
 
@@ -271,7 +271,7 @@ class LeadScoringRule(models.Model):
         self.ensure_one()
         return self.env._("Rule: %(rule)s", rule=self.name)
 
-    def _evaluate(self, now):
+    def _evaluate(self, now, id_range=None):
         """Diff each rule against its open lines: open a line for each record
         that started matching, close the line of each that stopped.
 
@@ -280,11 +280,17 @@ class LeadScoringRule(models.Model):
         same result (see ``_needs_full_evaluation``). A rule whose domain no
         longer evaluates (a field was removed, a module uninstalled) is logged
         and left alone: one broken rule cannot stop the others.
+
+        :param id_range: ``(low, high)``: one part of a full evaluation split
+            by id (``engine.rule_diff_sql``), every record of the part evaluated.
+            The caller marks the rule evaluated once every part is done
+            (``date_full_evaluation``, ``evaluated_domain``): a part that
+            fails clears ``evaluated_domain`` so that it cannot.
         """
         for rule in self:
             try:
                 with self.env.cr.savepoint(flush=False):
-                    counts = rule._evaluate_one(now)
+                    counts = rule._evaluate_one(now, id_range)
             except DOMAIN_ERRORS:
                 _logger.exception(
                     "Lead scoring: rule %s (%s) skipped, its domain cannot be evaluated",
@@ -293,6 +299,8 @@ class LeadScoringRule(models.Model):
                 )
                 # It missed this run's changes: evaluate it in full once it works again.
                 rule.date_full_evaluation = False
+                if id_range is not None:
+                    rule.evaluated_domain = False
                 continue
             if counts:
                 _logger.debug(
@@ -303,26 +311,31 @@ class LeadScoringRule(models.Model):
                     counts[0],
                 )
 
-    def _evaluate_one(self, now):
+    def _evaluate_one(self, now, id_range=None):
         """:return: ``(closed, opened, evaluated ids or None for all)``, or
-        None when none of the fields the rule reads changed since the last run"""
+        None when none of the fields the rule reads changed since the last run
+
+        :param id_range: evaluate every record with an id in ``(low, high)``,
+            and leave marking the full evaluation to the caller (see ``_evaluate``)
+        """
         domain = self._match_domain()
-        fields_read = self._fields_read(domain)
         changed_ids = None
-        if not self._needs_full_evaluation(domain, fields_read, now):
-            changed_ids = self.env["lead.scoring.change"]._taken_ids(
-                self.model_id.target, fields_read | set(ALWAYS_WATCHED)
-            )
-            if not changed_ids:
-                return None
+        if id_range is None:
+            fields_read = self._fields_read(domain)
+            if not self._needs_full_evaluation(domain, fields_read, now):
+                changed_ids = self.env["lead.scoring.change"]._taken_ids(
+                    self.model_id.target, fields_read | set(ALWAYS_WATCHED)
+                )
+                if not changed_ids:
+                    return None
         if not self.date_full_evaluation:
             # A new rule touches many records: one refresh of the whole
             # model beats queueing each of its scores.
             self.model_id._mark_scores_dirty(self.model_id.ids)
         expire_date = expire_date_from(now, self.expire_after, self.expire_unit)
-        self.env.cr.execute(self._diff_sql(domain, now, expire_date, changed_ids))
+        self.env.cr.execute(self._diff_sql(domain, now, expire_date, changed_ids, id_range))
         closed, opened = self.env.cr.fetchone()
-        if changed_ids is None:
+        if changed_ids is None and id_range is None:
             self.write({"evaluated_domain": repr(domain), "date_full_evaluation": now})
         return closed, opened, changed_ids
 
@@ -464,14 +477,20 @@ class LeadScoringRule(models.Model):
             },
         )
 
-    def _diff_sql(self, domain, now, expire_date, changed_ids=None):
-        """The rule diff statement (``engine.rule_diff_sql``) of this rule."""
+    def _diff_sql(self, domain, now, expire_date, changed_ids=None, id_range=None):
+        """The rule diff statement (``engine.rule_diff_sql``) of this rule,
+        on the records of ``changed_ids`` and of ``id_range`` (None: all)."""
         self.ensure_one()
         records = self._target_records()
         match = records._search(domain)
+        record_id = SQL.identifier(records._table, "id")
         if changed_ids is not None:
-            match.add_where(SQL("%s = ANY(%s)", SQL.identifier(records._table, "id"), changed_ids))
-        return rule_diff_sql(self, match.select("id"), now, expire_date, changed_ids)
+            match.add_where(SQL("%s = ANY(%s)", record_id, changed_ids))
+        if id_range is not None:
+            match.add_where(SQL("TRUE %s", id_range_sql(record_id, id_range)))
+        return rule_diff_sql(
+            self, match.select("id"), now, expire_date, changed_ids, id_range=id_range
+        )
 
     def _close_open_lines(self):
         """Close the open lines of these rules (rule archived, moved or deleted)."""

@@ -1,0 +1,2 @@
+from . import lead_scoring_model
+from . import res_config_settings
