@@ -134,13 +134,17 @@ class IrActionsServer(models.Model):
             )
             return {}
         awards = self._lead_scoring_awards(records, scoring_model, dates or {})
-        return self.env["lead.scoring.point"].sudo()._add_points(
-            scoring_model,
-            awards,
-            source,
-            expire_after=self.score_expire_after,
-            expire_unit=self.score_expire_unit or "months",
-            action=self,
+        return (
+            self.env["lead.scoring.point"]
+            .sudo()
+            ._add_points(
+                scoring_model,
+                awards,
+                source,
+                expire_after=self.score_expire_after,
+                expire_unit=self.score_expire_unit or "months",
+                action=self,
+            )
         )
 
     def _lead_scoring_check_caller(self, caller_env):

@@ -21,7 +21,9 @@ KEEP_SCORES = object()
 # Records written per ORM call when a score field changes: big enough to keep
 # the number of statements low, small enough to bound the ORM's memory.
 SCORE_WRITE_BATCH = 5000
-# Records written per SQL statement when no Automation Rule watches the scores.
+# From this many changed scores on, those no Automation Rule watches are
+# written with SQL, this many per statement.
+SQL_WRITE_MIN_RECORDS = 1000
 SQL_WRITE_BATCH = 100_000
 
 
@@ -212,33 +214,50 @@ class LeadScoringMixin(models.AbstractModel):
         :param ids_by_value: iterable of ``((score, band id), record ids)``
         """
         ids_by_value = [(value, ids) for value, ids in ids_by_value if ids]
-        if not ids_by_value:
+        all_ids = [record_id for _value, ids in ids_by_value for record_id in ids]
+        if not all_ids:
             return
         records = self.sudo().with_context(
             lead_scoring_engine=True, tracking_disable=True, active_test=False
         )
-        through_orm = records._lead_scoring_ids_watched(
-            [record_id for _value, ids in ids_by_value for record_id in ids]
+        if len(all_ids) < SQL_WRITE_MIN_RECORDS:
+            # A few records (an Adjust score, a small run): the ORM defers
+            # and groups its writes, where SQL would send one UPDATE each.
+            through_orm = set(all_ids)
+        else:
+            through_orm = records._lead_scoring_ids_watched(all_ids)
+        records._lead_scoring_write_orm(
+            (value, [record_id for record_id in ids if record_id in through_orm])
+            for value, ids in ids_by_value
         )
-        by_sql = []
-        for value, ids in ids_by_value:
-            orm_ids = [record_id for record_id in ids if record_id in through_orm]
-            records._lead_scoring_write_orm(value, orm_ids)
-            by_sql += [(record_id, *value) for record_id in ids if record_id not in through_orm]
-        records._lead_scoring_write_sql(by_sql)
+        records._lead_scoring_write_sql(
+            [
+                (record_id, *value)
+                for value, ids in ids_by_value
+                for record_id in ids
+                if record_id not in through_orm
+            ]
+        )
 
-    def _lead_scoring_write_orm(self, value, ids):
+    def _lead_scoring_write_orm(self, ids_by_value):
+        """One ORM write per value and batch (Automation Rules see them)."""
         score_field, band_field = self._lead_scoring_fields()
-        score, band_id = value
-        for batch in split_every(SCORE_WRITE_BATCH, ids):
-            self.browse(batch).write({score_field: score, band_field: band_id or False})
-            # A full recompute may touch a million records: keep the cache
-            # (and the worker's memory) to about one batch.
-            self.env.flush_all()
-            self.invalidate_model()
+        pending = 0
+        for (score, band_id), ids in ids_by_value:
+            for batch in split_every(SCORE_WRITE_BATCH, ids):
+                self.browse(batch).write({score_field: score, band_field: band_id or False})
+                pending += len(batch)
+                if pending >= SCORE_WRITE_BATCH:
+                    # A full recompute may touch a million records: keep the
+                    # cache (and the worker's memory) to about one batch.
+                    self.env.flush_all()
+                    self.invalidate_model()
+                    pending = 0
 
     def _lead_scoring_write_sql(self, rows):
         """Write ``[(id, score, band id)]`` with one UPDATE per batch."""
+        if not rows:
+            return
         score_field, band_field = self._lead_scoring_fields()
         notify = self._lead_scoring_score_dependents()
         now = fields.Datetime.now()

@@ -3,6 +3,7 @@ from unittest.mock import patch
 from odoo import Command
 from odoo.tests import tagged
 
+from odoo.addons.lead_scoring.models import lead_scoring_mixin
 from odoo.addons.lead_scoring.models.lead_scoring_mixin import LeadScoringMixin
 
 from .common import LeadScoringCase
@@ -14,11 +15,13 @@ BE_RULE = ("Land is België", "[('country_id.code', '=', 'BE')]", 60.0)
 @tagged("post_install", "-at_install")
 class TestPrimaryWrite(LeadScoringCase):
     """The primary score is written with SQL unless something must see the
-    ORM write: both paths leave the same scores and bands."""
+    ORM write: both paths leave the same scores and bands. (SQL is for large
+    runs; here every run counts as large.)"""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        cls.startClassPatcher(patch.object(lead_scoring_mixin, "SQL_WRITE_MIN_RECORDS", 1))
         cls.profiel = cls.create_model(
             rules=[NL_RULE, BE_RULE],
             band_ids=[
@@ -33,10 +36,11 @@ class TestPrimaryWrite(LeadScoringCase):
         written = []
         original = LeadScoringMixin._lead_scoring_write_orm
 
-        def write_orm(records, value, ids):
+        def write_orm(records, ids_by_value):
+            ids_by_value = list(ids_by_value)
             if records._name == "res.partner":
-                written.extend(ids)
-            return original(records, value, ids)
+                written.extend(record_id for _value, ids in ids_by_value for record_id in ids)
+            return original(records, ids_by_value)
 
         with patch.object(LeadScoringMixin, "_lead_scoring_write_orm", write_orm):
             self.recompute()
@@ -112,6 +116,13 @@ class TestPrimaryWrite(LeadScoringCase):
         self.assert_scores()
         self.assertEqual(self.bram.ref, "score changed")
         self.assertFalse(self.anna.ref, "the rule's own filter still applies")
+
+    def test_few_records_go_through_the_orm(self):
+        with patch.object(lead_scoring_mixin, "SQL_WRITE_MIN_RECORDS", 3):
+            self.assertEqual(
+                set(self.recompute_counting_orm_writes()), {self.anna.id, self.bram.id}
+            )
+        self.assert_scores()
 
     def test_archived_automation_lets_sql_write(self):
         self.watch_scores().active = False
