@@ -5,7 +5,10 @@ from markupsafe import Markup
 from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError
 from odoo.osv import expression
-from odoo.tools import split_every
+from odoo.tools import SQL, split_every
+from odoo.tools.safe_eval import safe_eval
+
+from odoo.addons.base_automation.models.base_automation import WRITE_TRIGGERS
 
 from ..engine import primary_score_changes_sql
 from .lead_scoring_rule import ALWAYS_WATCHED
@@ -18,6 +21,10 @@ KEEP_SCORES = object()
 # Records written per ORM call when a score field changes: big enough to keep
 # the number of statements low, small enough to bound the ORM's memory.
 SCORE_WRITE_BATCH = 5000
+# From this many changed scores on, those no Automation Rule watches are
+# written with SQL, this many per statement.
+SQL_WRITE_MIN_RECORDS = 1000
+SQL_WRITE_BATCH = 100_000
 
 
 class LeadScoringMixin(models.AbstractModel):
@@ -193,29 +200,161 @@ class LeadScoringMixin(models.AbstractModel):
         return self._lead_scoring_score_field, self._lead_scoring_band_field
 
     def _lead_scoring_write_by_value(self, ids_by_value):
-        """Write the primary score and band fields, one ORM write per value.
+        """Write the primary score and band fields.
 
-        Through the ORM so that Automation Rules watching the fields fire;
+        Through the ORM for the records an Automation Rule watching these
+        fields may fire on (the rule must see the change), with one SQL
+        statement per batch for all others: a cold run writes a million
+        scores, and an ORM write costs a millisecond each. Either way the
+        ORM hears of the change (``modified``) when something depends on
+        these fields: a stored computed field, a rule reading them.
         ``lead_scoring_engine`` in the context keeps the engine from
         re-entering itself from those rules.
 
         :param ids_by_value: iterable of ``((score, band id), record ids)``
         """
-        score_field, band_field = self._lead_scoring_fields()
+        ids_by_value = [(value, ids) for value, ids in ids_by_value if ids]
+        all_ids = [record_id for _value, ids in ids_by_value for record_id in ids]
+        if not all_ids:
+            return
         records = self.sudo().with_context(
             lead_scoring_engine=True, tracking_disable=True, active_test=False
         )
+        if len(all_ids) < SQL_WRITE_MIN_RECORDS:
+            # A few records (an Adjust score, a small run): the ORM defers
+            # and groups its writes, where SQL would send one UPDATE each.
+            through_orm = set(all_ids)
+        else:
+            through_orm = records._lead_scoring_ids_watched(all_ids)
+        records._lead_scoring_write_orm(
+            (value, [record_id for record_id in ids if record_id in through_orm])
+            for value, ids in ids_by_value
+        )
+        records._lead_scoring_write_sql(
+            [
+                (record_id, *value)
+                for value, ids in ids_by_value
+                for record_id in ids
+                if record_id not in through_orm
+            ]
+        )
+
+    def _lead_scoring_write_orm(self, ids_by_value):
+        """One ORM write per value and batch (Automation Rules see them)."""
+        score_field, band_field = self._lead_scoring_fields()
         pending = 0
         for (score, band_id), ids in ids_by_value:
             for batch in split_every(SCORE_WRITE_BATCH, ids):
-                records.browse(batch).write({score_field: score, band_field: band_id or False})
+                self.browse(batch).write({score_field: score, band_field: band_id or False})
                 pending += len(batch)
                 if pending >= SCORE_WRITE_BATCH:
                     # A full recompute may touch a million records: keep the
                     # cache (and the worker's memory) to about one batch.
-                    records.env.flush_all()
-                    records.invalidate_model()
+                    self.env.flush_all()
+                    self.invalidate_model()
                     pending = 0
+
+    def _lead_scoring_write_sql(self, rows):
+        """Write ``[(id, score, band id)]`` with one UPDATE per batch."""
+        if not rows:
+            return
+        score_field, band_field = self._lead_scoring_fields()
+        notify = self._lead_scoring_score_dependents()
+        now = fields.Datetime.now()
+        for batch in split_every(SQL_WRITE_BATCH, rows):
+            ids, scores, bands = (list(column) for column in zip(*batch, strict=True))
+            self.env.cr.execute(
+                SQL(
+                    """
+                    UPDATE %(table)s t
+                       SET %(score)s = v.score, %(band)s = v.band,
+                           write_date = %(now)s, write_uid = %(uid)s
+                      FROM unnest(%(ids)s::int[], %(scores)s::float8[], %(bands)s::int[])
+                           AS v(id, score, band)
+                     WHERE t.id = v.id
+                    """,
+                    table=SQL.identifier(self._table),
+                    score=SQL.identifier(score_field),
+                    band=SQL.identifier(band_field),
+                    now=now,
+                    uid=self.env.uid,
+                    ids=ids,
+                    scores=scores,
+                    bands=[band or None for band in bands],
+                )
+            )
+            written = self.browse(ids)
+            written.invalidate_recordset([score_field, band_field, "write_date", "write_uid"])
+            if notify:
+                written.modified([score_field, band_field])
+                self.env.flush_all()
+                self.invalidate_model()
+
+    def _lead_scoring_ids_watched(self, ids):
+        """The records among ``ids`` that an active Automation Rule watching
+        the primary score or band may fire on: those passing its
+        precondition, and its filter when the filter does not read the score
+        (the score is about to change). All of them when a rule has neither."""
+        watching = self._lead_scoring_watching_automations()
+        if not watching or not ids:
+            return set()
+        automations = self.env["base.automation"].sudo().browse(watching)
+        found = set()
+        for automation in automations:
+            domain = self._lead_scoring_automation_scope(automation)
+            if not domain:
+                return set(ids)
+            found.update(self.search([("id", "in", ids), *domain]).ids)
+        return found
+
+    def _lead_scoring_automation_scope(self, automation):
+        """The records an automation may fire on, as a domain ([] = any)."""
+        eval_context = automation._get_eval_context()
+        scope = []
+        for domain in (automation.filter_pre_domain, automation.filter_domain):
+            if not domain or (
+                domain == automation.filter_domain
+                and any(name in domain for name in self._lead_scoring_fields())
+            ):
+                continue
+            scope = expression.AND([scope, safe_eval(domain, eval_context)])
+        return scope
+
+    @api.model
+    @tools.ormcache()
+    def _lead_scoring_watching_automations(self):
+        """Ids of the active Automation Rules that fire on a write of the
+        primary score or band (cleared when Automation Rules change)."""
+        automations = (
+            self.env["base.automation"]
+            .sudo()
+            .with_context(active_test=True)
+            .search([("model_name", "=", self._name), ("trigger", "in", WRITE_TRIGGERS)])
+        )
+        names = set(self._lead_scoring_fields())
+        return tuple(
+            automation.id
+            for automation in automations
+            if not automation.trigger_field_ids
+            or names & set(automation.trigger_field_ids.mapped("name"))
+        )
+
+    @api.model
+    def _lead_scoring_score_dependents(self):
+        """Whether anything must hear of a change of the primary score or
+        band: a stored field computed from them, or an active rule reading
+        them (of this model, or through a record pointing to it)."""
+        names = set(self._lead_scoring_fields())
+        watched, related = self.env["lead.scoring.rule"]._active_triggers()
+        if names & watched.get(self._lead_scoring_target, frozenset()):
+            return True
+        if names & set(related.get(self._name, {})):
+            return True
+        return any(
+            dependent.store
+            for name in names
+            for dependent in self.pool.get_dependent_fields(self._fields[name])
+        )
 
     @api.model
     def _lead_scoring_sync_primary_score(self, target_ids=None, scoring_model=None):

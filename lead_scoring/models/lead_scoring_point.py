@@ -7,7 +7,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tools import SQL
 
-from ..engine import find_targets
+from ..engine import decayed_points_sql, find_targets
 from .lead_scoring_rule import expire_date_from
 
 # Closed and expired lines older than this many days are removed (0 = kept forever).
@@ -333,7 +333,7 @@ class LeadScoringPoint(models.Model):
         points = [value * factor for value, factor in zip(points, multipliers, strict=True)]
         new_lines = SQL(
             """
-            INSERT INTO lead_scoring_point (
+            INSERT INTO lead_scoring_point AS p (
                 model_id, %(column)s, points, multiplier, grade_id, source, reason, action_id,
                 date, expire_date, is_live, create_uid, create_date, write_uid, write_date)
             SELECT %(model)s, award.target_id, award.points, award.multiplier, award.grade_id,
@@ -344,9 +344,12 @@ class LeadScoringPoint(models.Model):
                           %(grades)s::int[], %(reasons)s::varchar[], %(dates)s::timestamp[],
                           %(expires)s::timestamp[])
                    AS award(target_id, points, multiplier, grade_id, reason, date, expire_date)
-            RETURNING %(column)s, points
+            RETURNING p.%(column)s, CASE WHEN p.is_live THEN %(value)s ELSE 0.0 END
             """,
             column=column,
+            # What a line dated in the past counts for now: nothing once
+            # expired, less under decay (the score refresh reads it so).
+            value=decayed_points_sql(scoring_model, now),
             model=scoring_model.id,
             source=source,
             action=action.id if action else None,

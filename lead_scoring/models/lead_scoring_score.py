@@ -11,6 +11,9 @@ class LeadScoringScore(models.Model):
     _description = "Score"
     _order = "score desc, id"
     _rec_name = "model_id"
+    # Only the engine writes scores: who and when would say nothing, and the
+    # user columns would cost two foreign-key checks on each of a million rows.
+    _log_access = False
 
     # No index of its own on model_id: the unique (model, record) indexes and
     # the (model, score) index below all start with it.
@@ -141,9 +144,7 @@ class LeadScoringScore(models.Model):
         changed = {
             target_id: (score, band_id) for target_id, score, band_id in self.env.cr.fetchall()
         }
-        self.invalidate_model(
-            ["score", "band_id", "win_probability", "date_last_change", "write_uid", "write_date"]
-        )
+        self.invalidate_model(["score", "band_id", "win_probability", "date_last_change"])
         self.env["lead.scoring.point"].invalidate_model(["is_live"])
         return changed
 

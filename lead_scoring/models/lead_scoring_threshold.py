@@ -201,9 +201,12 @@ class LeadScoringThreshold(models.Model):
             )
         )
         lines_by_partner = lines.grouped("partner_id")
+        # No "created" note nor OdooBot as follower on each deal: a cold run
+        # creates thousands, and the note on the contact tells why.
         deals = (
             self.env["crm.lead"]
             .sudo()
+            .with_context(mail_create_nolog=True, mail_create_nosubscribe=True)
             .create(
                 [
                     self._deal_values(

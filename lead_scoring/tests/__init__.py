@@ -17,3 +17,4 @@ from . import test_rollup
 from . import test_lab_math
 from . import test_scoring_lab
 from . import test_events_api
+from . import test_primary_write

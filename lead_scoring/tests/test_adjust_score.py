@@ -187,6 +187,32 @@ class TestAdjustScore(LeadScoringCase):
             self.recompute()
             self.assertEqual(self.anna.contact_score, 25.0)
 
+    def test_points_dated_in_the_past_count_as_they_would_now(self):
+        """Points earned earlier (an event's occurred_at, a page view credited
+        later) are dated then: expired ones count nothing at once, decayed
+        ones count their decayed value, in the same statement that adds them."""
+        self.engagement.decay_half_life_days = 30
+        with freeze_time("2026-03-02"):
+            self.Point._add_points(
+                self.engagement,
+                [
+                    (self.anna.id, 100.0, "Webinar", datetime(2026, 1, 31)),
+                    (self.bram.id, 100.0, "Webinar", datetime(2025, 12, 1)),
+                ],
+                "api",
+                expire_after=2,
+                expire_unit="months",
+            )
+            self.assertEqual(self.anna.contact_score, 50.0, "one half-life ago")
+            self.assertEqual(self.bram.contact_score, 0.0, "expired on 1 February")
+            line = self.lines_of(self.engagement, self.anna)
+            self.assertEqual(line.date, datetime(2026, 1, 31))
+            self.assertEqual(line.expire_date, datetime(2026, 3, 31))
+            self.assertFalse(self.lines_of(self.engagement, self.bram).is_live)
+            self.recompute()
+            self.assertEqual(self.anna.contact_score, 50.0, "the recompute agrees")
+            self.assertEqual(self.bram.contact_score, 0.0)
+
     def test_decay_and_expiry_combine(self):
         self.engagement.decay_half_life_days = 10
         action = self.adjust_action(
