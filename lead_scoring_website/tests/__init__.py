@@ -1,0 +1,3 @@
+from . import test_automation_lines
+from . import test_known_visitor
+from . import test_page_visits
