@@ -38,6 +38,12 @@ def main(modules, test_tags, options):
 
     report = OdooTestResult()
 
+    # Read every addon's manifest for the static files now, in this thread:
+    # done lazily by the first request of a browser tour, it parses manifests
+    # in the HTTP thread while this one runs tests, and CPython 3.11's parser
+    # is not safe for that ("AST constructor recursion depth mismatch": the
+    # tour's CSS answered 500 and crm_tour failed).
+    odoo.http.root.statics  # noqa: B018 (a lazy property, computed on first access)
     # HttpCase tests talk to the server this process runs, as under `odoo --test-enable`.
     odoo_server.server = odoo_server.ThreadedServer(odoo.http.root)
     odoo_server.server.http_spawn()
