@@ -133,10 +133,11 @@ def decayed_points_sql(scoring_model, now):
     )
 
 
-def live_totals_sql(scoring_model, now, target_ids=None, extra_lines=None):
+def live_totals_sql(scoring_model, now, target_ids=None, extra_lines=None, id_range=None):
     """``(target_id, total)``: the sum of each scored record's live lines.
 
     :param target_ids: only these records (default: every record of the model)
+    :param id_range: only the records of this id range (see ``id_range_sql``)
     :param extra_lines: SQL returning ``(target_id, points)`` of lines that
         count too (inserted by the same statement, whose snapshot does not
         see its own inserts)
@@ -148,7 +149,7 @@ def live_totals_sql(scoring_model, now, target_ids=None, extra_lines=None):
             SELECT p.%(column)s AS target_id, %(value)s AS value
               FROM lead_scoring_point p
              WHERE p.model_id = %(model)s AND p.closed_date IS NULL
-               AND (p.expire_date IS NULL OR p.expire_date > %(now)s) %(restrict)s
+               AND (p.expire_date IS NULL OR p.expire_date > %(now)s) %(restrict)s %(range)s
              UNION ALL
             %(extra_lines)s
         ) lines
@@ -159,6 +160,7 @@ def live_totals_sql(scoring_model, now, target_ids=None, extra_lines=None):
         model=scoring_model.id,
         now=now,
         restrict=restrict_sql(SQL("p.%s", column), target_ids),
+        range=id_range_sql(SQL("p.%s", column), id_range),
         extra_lines=extra_lines or SQL("SELECT NULL::int, NULL::float8 WHERE FALSE"),
     )
 
@@ -188,73 +190,96 @@ def id_range_sql(column, id_range):
     )
 
 
-def rule_diff_sql(rule, match_query, now, expire_date, changed_ids=None, *, id_range=None):
+def rule_diff_sql(rules, awards, matching, now, changed_ids=None, *, id_range=None):
     """One statement that opens a line for each record that started matching
-    ``rule``, closes the line of each record that stopped, and queues both
-    for a score refresh (unless the whole model is refreshed anyway).
+    one of ``rules``, closes the line of each record that stopped, and queues
+    both for a score refresh (unless the whole model is refreshed anyway).
 
-    The matching records and the rule's open lines are each read once
-    (materialized) and diffed with hash set operations: a plan that stays
-    linear even when the ledger's statistics are stale (a nested loop over a
-    ledger "known" to be empty turns quadratic as the statement fills it).
-    The two data-modifying parts touch disjoint records, so one snapshot
-    serves both. Returns one row: ``(closed count, opened count)``.
+    The matches and the rules' open lines are each read once (materialized)
+    and diffed with one full hash join: a plan that stays linear even when the
+    ledger's statistics are stale (a nested loop over a ledger "known" to be
+    empty turns quadratic as the statement fills it). The two data-modifying
+    parts touch disjoint lines, so one snapshot serves both. New lines are
+    inserted in record order: the foreign-key checks and index insertions
+    then walk the scored and ledger tables in order rather than at random (a
+    tenth faster when they fit in memory, more when they do not). Returns one
+    row: ``(closed count, opened count)``.
 
     Rule lines are the engine's: they name no user. A user column would cost
     a foreign-key check per line, a third of a cold run's millions of lines.
 
-    :param match_query: the rule's records (``Query`` of ids)
+    :param rules: rules of one scoring model
+    :param awards: ``[(rule id, points, reason, expiry or False)]``, one per rule
+    :param matching: SQL of ``(rule id, record id)``: each record that matches
+        a rule (once), restricted like the lines by ``changed_ids`` and ``id_range``
     :param changed_ids: evaluate only these records (None: every record)
     :param id_range: ``(low, high)``: evaluate only the records whose id is
         from ``low`` (included) to ``high`` (excluded), either None for no
-        bound; ``match_query`` must be restricted the same way. Ranges that
-        cover every id add up to one evaluation of every record (jobs of
-        ``lead_scoring_queue_job`` split a full evaluation so).
+        bound. Ranges that cover every id add up to one evaluation of every
+        record (jobs of ``lead_scoring_queue_job`` split a full evaluation so).
     """
-    scoring_model = rule.model_id
+    scoring_model = rules.model_id
+    scoring_model.ensure_one()
     column = SQL.identifier(scoring_model._target().column)
+    terms = SQL(", ").join(
+        SQL(
+            "(%s, %s::float8, %s::varchar, %s::timestamp, %s)",
+            rule_id,
+            points,
+            reason,
+            expire_date or None,
+            not expire_date or expire_date > now,
+        )
+        for rule_id, points, reason, expire_date in awards
+    )
     return SQL(
         """
-        WITH matching AS MATERIALIZED (%(match)s),
+        WITH terms(rule_id, points, reason, expire_date, is_live) AS (VALUES %(terms)s),
+        matching(rule_id, target_id) AS MATERIALIZED (%(match)s),
         open_lines AS MATERIALIZED (
-            SELECT p.id, p.%(column)s AS target_id
+            SELECT p.rule_id, p.%(column)s AS target_id
               FROM lead_scoring_point p
-             WHERE p.rule_id = %(rule)s AND p.closed_date IS NULL %(restrict)s %(range)s
+             WHERE p.rule_id = ANY(%(rules)s) AND p.closed_date IS NULL %(restrict)s %(range)s
+        ), diff AS MATERIALIZED (
+            SELECT COALESCE(m.rule_id, o.rule_id) AS rule_id,
+                   COALESCE(m.target_id, o.target_id) AS target_id,
+                   m.target_id IS NULL AS gone
+              FROM matching m
+              FULL JOIN open_lines o ON o.rule_id = m.rule_id AND o.target_id = m.target_id
+             WHERE m.target_id IS NULL OR o.target_id IS NULL
         ), closed AS (
             UPDATE lead_scoring_point p
                SET closed_date = %(now)s, is_live = FALSE, write_date = %(now)s
-              FROM (SELECT target_id FROM open_lines
-                    EXCEPT SELECT id FROM matching) gone
-             WHERE p.rule_id = %(rule)s AND p.closed_date IS NULL
-               AND p.%(column)s = gone.target_id
+              FROM diff
+             WHERE diff.gone AND p.rule_id = diff.rule_id AND p.closed_date IS NULL
+               AND p.%(column)s = diff.target_id
             RETURNING p.%(column)s AS target_id
         ), opened AS (
             INSERT INTO lead_scoring_point (
                 model_id, rule_id, %(column)s, points, multiplier, source, reason,
                 date, expire_date, is_live, create_date, write_date)
-            SELECT %(model)s, %(rule)s, new.id, %(points)s, 1.0, 'rule', %(reason)s,
-                   %(now)s, %(expire)s, %(live)s, %(now)s, %(now)s
-              FROM (SELECT id FROM matching EXCEPT SELECT target_id FROM open_lines) new
+            SELECT %(model)s, diff.rule_id, diff.target_id, terms.points, 1.0, 'rule',
+                   terms.reason, %(now)s, terms.expire_date, terms.is_live, %(now)s, %(now)s
+              FROM diff JOIN terms ON terms.rule_id = diff.rule_id
+             WHERE NOT diff.gone
+             ORDER BY diff.target_id
             ON CONFLICT DO NOTHING
             RETURNING %(column)s AS target_id
         ), queued AS (%(queue)s)
         SELECT (SELECT count(*) FROM closed), (SELECT count(*) FROM opened)
         """,
-        queue=rule.env["lead.scoring.refresh"]._insert_sql(
+        queue=rules.env["lead.scoring.refresh"]._insert_sql(
             scoring_model,
             SQL("SELECT target_id FROM closed UNION SELECT target_id FROM opened"),
         ),
-        match=match_query,
+        terms=terms,
+        match=matching,
         column=column,
+        rules=rules.ids,
         restrict=restrict_sql(SQL("p.%s", column), changed_ids),
         range=id_range_sql(SQL("p.%s", column), id_range),
         model=scoring_model.id,
-        rule=rule.id,
-        points=rule.points,
-        reason=rule._reason(),
         now=now,
-        expire=expire_date or None,
-        live=not expire_date or expire_date > now,
     )
 
 
@@ -276,7 +301,7 @@ def win_probability_sql(scoring_model, score):
     )
 
 
-def refresh_scores_sql(scoring_model, now, target_ids=None, new_lines=None):
+def refresh_scores_sql(scoring_model, now, target_ids=None, new_lines=None, id_range=None):
     """One statement that re-sums scores from the live lines: it marks the
     lines whose expiry has come as no longer live, gives each score its band
     and its win probability, writes only the scores whose value, band or
@@ -285,6 +310,7 @@ def refresh_scores_sql(scoring_model, now, target_ids=None, new_lines=None):
     :param target_ids: only these records (default: every record of the model)
     :param new_lines: data-modifying SQL that inserts ledger lines and
         returns ``(target_id, points)``: they count in the same statement
+    :param id_range: only the records of this id range (see ``id_range_sql``)
     """
     column = SQL.identifier(scoring_model._target().column)
     own_points = SQL("COALESCE(live.total, 0.0)")
@@ -306,13 +332,13 @@ def refresh_scores_sql(scoring_model, now, target_ids=None, new_lines=None):
         expired AS (
             UPDATE lead_scoring_point p SET is_live = FALSE
              WHERE p.model_id = %(model)s AND p.closed_date IS NULL AND p.is_live
-               AND p.expire_date <= %(now)s %(restrict_lines)s
+               AND p.expire_date <= %(now)s %(restrict_lines)s %(range_lines)s
         ), live AS (%(live)s),
         candidate AS (
             SELECT target_id FROM live
              UNION
             SELECT s.%(column)s FROM lead_scoring_score s
-             WHERE s.model_id = %(model)s %(restrict_scores)s
+             WHERE s.model_id = %(model)s %(restrict_scores)s %(range_scores)s
         ), computed AS (
             SELECT candidate.target_id, ROUND((%(score)s)::numeric, 4)::float8 AS score
               FROM candidate LEFT JOIN live ON live.target_id = candidate.target_id
@@ -339,7 +365,11 @@ def refresh_scores_sql(scoring_model, now, target_ids=None, new_lines=None):
         now=now,
         new_lines=new_lines or SQL("SELECT NULL::int, NULL::float8 WHERE FALSE"),
         live=live_totals_sql(
-            scoring_model, now, target_ids, SQL("SELECT target_id, points FROM new_lines")
+            scoring_model,
+            now,
+            target_ids,
+            SQL("SELECT target_id, points FROM new_lines"),
+            id_range=id_range,
         ),
         score=computed_score,
         rollup_join=rollup_join,
@@ -347,6 +377,8 @@ def refresh_scores_sql(scoring_model, now, target_ids=None, new_lines=None):
         win=win_probability_sql(scoring_model, SQL("computed.score")),
         restrict_lines=restrict_sql(SQL("p.%s", column), target_ids),
         restrict_scores=restrict_sql(SQL("s.%s", column), target_ids),
+        range_lines=id_range_sql(SQL("p.%s", column), id_range),
+        range_scores=id_range_sql(SQL("s.%s", column), id_range),
     )
 
 
@@ -399,13 +431,14 @@ def score_at_sql(model_id, record_match, moment):
     )
 
 
-def primary_model_sql(records, candidates, target_ids=None):
+def primary_model_sql(records, candidates, target_ids=None, id_range=None):
     """``(id, model_id)``: each record with the scoring model that gives its
     primary score, the first candidate whose company fits and whose segment
     matches (see ``lead.scoring.mixin._lead_scoring_primary_candidates``).
 
     :param records: the scored model, archived records included
     :param target_ids: only these records (default: every record)
+    :param id_range: only the records of this id range (see ``id_range_sql``)
     """
     branches = []
     for rank, (model_id, company_id, segment) in enumerate(candidates):
@@ -413,6 +446,9 @@ def primary_model_sql(records, candidates, target_ids=None):
         if company_id:
             domain = expression.AND([domain, [("company_id", "=", company_id)]])
         query = records._search(domain)
+        if id_range is not None:
+            record_id = SQL.identifier(records._table, "id")
+            query.add_where(SQL("TRUE %s", id_range_sql(record_id, id_range)))
         if target_ids is not None:
             query.add_where(
                 SQL("%s = ANY(%s)", SQL.identifier(records._table, "id"), list(target_ids))
@@ -435,7 +471,9 @@ def primary_model_sql(records, candidates, target_ids=None):
     )
 
 
-def primary_score_changes_sql(records, candidates, target_ids=None, only_model_id=None):
+def primary_score_changes_sql(
+    records, candidates, target_ids=None, only_model_id=None, id_range=None
+):
     """``(ARRAY[score, band], ids)`` per value: the records of a target whose
     primary score or band differ from their score in their primary model (0
     and no band when no model scores them).
@@ -443,6 +481,7 @@ def primary_score_changes_sql(records, candidates, target_ids=None, only_model_i
     :param records: the scored model, archived records included
     :param target_ids: only these records (default: every record)
     :param only_model_id: only the records whose primary model it is
+    :param id_range: only the records of this id range (see ``id_range_sql``)
     """
     only_model = SQL()
     if only_model_id is not None:
@@ -459,18 +498,19 @@ def primary_score_changes_sql(records, candidates, target_ids=None, only_model_i
               LEFT JOIN primary_model p ON p.id = t.id
               LEFT JOIN lead_scoring_score s
                      ON s.model_id = p.model_id AND s.%(column)s = t.id
-             WHERE TRUE %(restrict)s %(only_model)s
+             WHERE TRUE %(restrict)s %(range)s %(only_model)s
         ) changes
          WHERE new_score IS DISTINCT FROM old_score
             OR new_band IS DISTINCT FROM old_band
          GROUP BY new_score, new_band
         """,
-        primary=primary_model_sql(records, candidates, target_ids),
+        primary=primary_model_sql(records, candidates, target_ids, id_range),
         score_field=SQL.identifier(records._lead_scoring_score_field),
         band_field=SQL.identifier(records._lead_scoring_band_field),
         table=SQL.identifier(records._table),
         column=SQL.identifier(records._lead_scoring_column),
         restrict=restrict_sql(SQL("t.id"), target_ids),
+        range=id_range_sql(SQL("t.id"), id_range),
         only_model=only_model,
     )
 
@@ -564,7 +604,7 @@ class Recompute:
     Per target, in run order (contacts first: the deals their thresholds
     create are then scored by the deal models in the same run):
 
-        change queue ─► rule diff (per rule) ─► refresh queue ─► scores
+        change queue ─► rule diff (per model) ─► refresh queue ─► scores
         ─► primary score copy ─► thresholds ─► change queue released
 
     Each step is one set-based statement per rule or per scoring model. With
@@ -662,9 +702,9 @@ class Recompute:
         changes = self.env["lead.scoring.change"]
         steps = [] if self.full else [partial(self._take_changes, target, scoring_models)]
         for scoring_model in scoring_models:
-            steps += [
-                partial(rule._evaluate, self.now) for rule in scoring_model.rule_ids if rule.active
-            ]
+            rules = scoring_model.rule_ids.filtered("active")
+            if rules:
+                steps.append(partial(rules._evaluate, self.now))
             steps.append(partial(self._refresh_model, scoring_model))
         if len(self.env[target.model_name]._lead_scoring_primary_candidates()) > 1:
             steps.append(partial(self._sync_primary_of_changed, target))
@@ -696,31 +736,85 @@ class Recompute:
         """Refresh the scores whose ledger changed, and the primary score of
         their records, in one transaction: a run that dies after it leaves
         nothing half-copied."""
-        scores = self.env["lead.scoring.score"]
+        refresh_all = self._refreshes_all(scoring_model)
+        changed, refreshed = self._refresh_scores(scoring_model, refresh_all)
+        self._analyze_after(len(changed))
         records = scoring_model._target_records()
-        refresh_all = scoring_model.scores_dirty or scoring_model.decay_half_life_days
         if refresh_all:
-            changed = scores._refresh_scores(scoring_model, self.now)
-            self._analyze_after(len(changed))
-            scoring_model.scores_dirty = False
             records._lead_scoring_sync_primary_score(scoring_model=scoring_model)
-            self.env["lead.scoring.refresh"]._clear(scoring_model)
         else:
+            records._lead_scoring_sync_primary_score(target_ids=list(changed))
+        self._finish_refresh(scoring_model, changed, refresh_all, clear=refreshed)
+
+    def _refreshes_all(self, scoring_model):
+        """Whether every score of the model is refreshed, not only those queued:
+        many lines changed (a new rule, the lab), or points decay."""
+        return bool(scoring_model.scores_dirty or scoring_model.decay_half_life_days)
+
+    def _refresh_scores(self, scoring_model, refresh_all, id_range=None):
+        """Refresh the scores of the model, all or those queued, of the records
+        in ``id_range`` (None: all); tell their records which changed.
+
+        :return: ``({record id: (score, band id)}, refreshed)`` of the scores
+            that changed, and whether any score was refreshed
+        """
+        scores = self.env["lead.scoring.score"]
+        target_ids = None
+        if refresh_all:
+            changed = scores._refresh_scores(scoring_model, self.now, id_range=id_range)
+        else:
+            target_ids = scores._targets_to_refresh(scoring_model, self.now, id_range)
             changed = {}
-            target_ids = scores._targets_to_refresh(scoring_model, self.now)
             if target_ids:
                 changed = scores._refresh_scores(scoring_model, self.now, target_ids)
-                self._analyze_after(len(changed))
-                records._lead_scoring_sync_primary_score(target_ids=list(changed))
-                self.env["lead.scoring.refresh"]._clear(scoring_model)
-        if scoring_model.rollup != "none":
-            changed.update(self._refresh_rollup(scoring_model, set(changed), refresh_all))
         if changed:
-            records._lead_scoring_scores_changed(scoring_model, list(changed))
+            scoring_model._target_records()._lead_scoring_scores_changed(
+                scoring_model, list(changed)
+            )
+        return changed, bool(refresh_all or target_ids)
+
+    def _finish_refresh(self, scoring_model, changed, refresh_all, clear=True, every_company=False):
+        """What follows a model's refresh: its refresh flag and queue cleared,
+        the roll-up of its contacts into their companies (those of the
+        contacts in ``changed``, or ``every_company``)."""
+        if refresh_all:
+            scoring_model.scores_dirty = False
+        if clear:
+            self.env["lead.scoring.refresh"]._clear(scoring_model)
+        if scoring_model.rollup != "none":
+            rolled = self._refresh_rollup(scoring_model, set(changed), refresh_all or every_company)
+            if rolled:
+                scoring_model._target_records()._lead_scoring_scores_changed(
+                    scoring_model, list(rolled)
+                )
+            changed = {**changed, **rolled}
         _logger.info(
             "Lead scoring: model %s recomputed, %d scores changed", scoring_model.id, len(changed)
         )
         scoring_model.date_last_recompute = self.now
+
+    def _refresh_range(self, scoring_model, id_range):
+        """Refresh the model's scores of the records in ``id_range``: one part
+        of a refresh split by id (jobs of ``lead_scoring_queue_job``), which
+        ``_finish_split_refresh`` completes once every part is done."""
+        return self._refresh_scores(scoring_model, self._refreshes_all(scoring_model), id_range)[0]
+
+    def _finish_split_refresh(self, scoring_model):
+        """Complete a refresh done in id ranges (``_refresh_range``): the
+        score table's statistics, then the flag, the queue and the roll-up of
+        every company (which scores changed is not known here). The primary
+        scores are copied next, range by range (``_sync_primary_range``)."""
+        self.env["lead.scoring.score"].flush_model()
+        self.env.cr.execute(SQL("ANALYZE lead_scoring_score"))
+        refresh_all = self._refreshes_all(scoring_model)
+        self._finish_refresh(scoring_model, {}, refresh_all, every_company=True)
+
+    def _sync_primary_range(self, scoring_model, id_range):
+        """Copy the primary score of the records in ``id_range`` whose primary
+        model is ``scoring_model`` (after a refresh split by id)."""
+        scoring_model._target_records()._lead_scoring_sync_primary_score(
+            scoring_model=scoring_model, id_range=id_range
+        )
 
     def _refresh_rollup(self, scoring_model, changed_ids, every_company=False):
         """Roll the scores of contacts up into their companies' scores: the

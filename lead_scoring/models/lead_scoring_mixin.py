@@ -357,12 +357,13 @@ class LeadScoringMixin(models.AbstractModel):
         )
 
     @api.model
-    def _lead_scoring_sync_primary_score(self, target_ids=None, scoring_model=None):
+    def _lead_scoring_sync_primary_score(self, target_ids=None, scoring_model=None, id_range=None):
         """Bring the primary score and band of records in line with their
         score in their primary model, in one query.
 
         :param target_ids: only these records (default: every record)
         :param scoring_model: only the records whose primary model it is
+        :param id_range: only the records of this id range (``engine.id_range_sql``)
         """
         candidates = self._lead_scoring_primary_candidates()
         if target_ids is not None and not target_ids:
@@ -375,7 +376,7 @@ class LeadScoringMixin(models.AbstractModel):
         records = self.sudo().with_context(active_test=False)
         self.env.cr.execute(
             primary_score_changes_sql(
-                records, candidates, target_ids, scoring_model and scoring_model.id
+                records, candidates, target_ids, scoring_model and scoring_model.id, id_range
             )
         )
         self._lead_scoring_write_by_value(

@@ -275,11 +275,12 @@ class LeadScoringRule(models.Model):
         """Diff each rule against its open lines: open a line for each record
         that started matching, close the line of each that stopped.
 
-        One statement per rule (``engine.rule_diff_sql``), on every record, or
-        only on the records changed since the last run when that gives the
-        same result (see ``_needs_full_evaluation``). A rule whose domain no
-        longer evaluates (a field was removed, a module uninstalled) is logged
-        and left alone: one broken rule cannot stop the others.
+        The rules of a scoring model evaluated on every record this run are
+        diffed together, in one statement (``_evaluate_together``); the others
+        one by one, on the records changed since the last run when that gives
+        the same result (see ``_needs_full_evaluation``). A rule whose domain
+        no longer evaluates (a field was removed, a module uninstalled) is
+        logged and left alone: one broken rule cannot stop the others.
 
         :param id_range: ``(low, high)``: one part of a full evaluation split
             by id (``engine.rule_diff_sql``), every record of the part evaluated.
@@ -287,7 +288,11 @@ class LeadScoringRule(models.Model):
             (``date_full_evaluation``, ``evaluated_domain``): a part that
             fails clears ``evaluated_domain`` so that it cannot.
         """
-        for rule in self:
+        alone = self
+        for rules, domains in self._full_evaluation_groups(now, id_range):
+            if rules._evaluate_together(domains, now, id_range):
+                alone -= rules
+        for rule in alone:
             try:
                 with self.env.cr.savepoint(flush=False):
                     counts = rule._evaluate_one(now, id_range)
@@ -311,6 +316,59 @@ class LeadScoringRule(models.Model):
                     counts[0],
                 )
 
+    def _full_evaluation_groups(self, now, id_range=None):
+        """``[(rules, {rule: domain})]``: per scoring model, its rules that are
+        evaluated on every record (of ``id_range``) this run, when there are
+        at least two. One statement for all of them costs the scans of one
+        statement per rule, but diffs and inserts their lines in one pass, in
+        record order, and commits once (a fifth less time for a model's first
+        run, see the benchmarks)."""
+        groups = []
+        for rules in self.grouped("model_id").values():
+            domains = {}
+            for rule in rules:
+                try:
+                    domain = rule._match_domain()
+                    if id_range is not None or rule._needs_full_evaluation(
+                        domain, rule._fields_read(domain), now
+                    ):
+                        domains[rule] = domain
+                except DOMAIN_ERRORS:
+                    continue  # evaluated alone, which logs it
+            if len(domains) > 1:
+                groups.append((rules.browse([rule.id for rule in domains]), domains))
+        return groups
+
+    def _evaluate_together(self, domains, now, id_range=None):
+        """Diff these rules (of one scoring model) on every record in one
+        statement; return False when a domain fails in the database, which
+        leaves them to be evaluated one by one (and the broken one logged).
+
+        :param domains: ``{rule: its match domain}``
+        """
+        if not all(rule.date_full_evaluation for rule in self):
+            self.model_id._mark_scores_dirty(self.model_id.ids)
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(self._diff_sql(domains, now, id_range=id_range))
+                closed, opened = self.env.cr.fetchone()
+        except DOMAIN_ERRORS:
+            _logger.info(
+                "Lead scoring: rules %s cannot be evaluated together, one by one instead",
+                self.ids,
+            )
+            return False
+        if id_range is None:
+            for rule in self:
+                rule.write({"evaluated_domain": repr(domains[rule]), "date_full_evaluation": now})
+        _logger.debug(
+            "Lead scoring: rules %s evaluated together opened %d and closed %d lines",
+            self.ids,
+            opened,
+            closed,
+        )
+        return True
+
     def _evaluate_one(self, now, id_range=None):
         """:return: ``(closed, opened, evaluated ids or None for all)``, or
         None when none of the fields the rule reads changed since the last run
@@ -332,8 +390,7 @@ class LeadScoringRule(models.Model):
             # A new rule touches many records: one refresh of the whole
             # model beats queueing each of its scores.
             self.model_id._mark_scores_dirty(self.model_id.ids)
-        expire_date = expire_date_from(now, self.expire_after, self.expire_unit)
-        self.env.cr.execute(self._diff_sql(domain, now, expire_date, changed_ids, id_range))
+        self.env.cr.execute(self._diff_sql({self: domain}, now, changed_ids, id_range))
         closed, opened = self.env.cr.fetchone()
         if changed_ids is None and id_range is None:
             self.write({"evaluated_domain": repr(domain), "date_full_evaluation": now})
@@ -477,20 +534,43 @@ class LeadScoringRule(models.Model):
             },
         )
 
-    def _diff_sql(self, domain, now, expire_date, changed_ids=None, id_range=None):
-        """The rule diff statement (``engine.rule_diff_sql``) of this rule,
-        on the records of ``changed_ids`` and of ``id_range`` (None: all)."""
-        self.ensure_one()
-        records = self._target_records()
-        match = records._search(domain)
+    def _diff_sql(self, domains, now, changed_ids=None, id_range=None):
+        """The rule diff statement (``engine.rule_diff_sql``) of these rules of
+        one scoring model, on the records of ``changed_ids`` and of
+        ``id_range`` (None: all).
+
+        :param domains: ``{rule: its match domain}``
+        """
+        records = self[:1]._target_records()
         record_id = SQL.identifier(records._table, "id")
-        if changed_ids is not None:
-            match.add_where(SQL("%s = ANY(%s)", record_id, changed_ids))
-        if id_range is not None:
-            match.add_where(SQL("TRUE %s", id_range_sql(record_id, id_range)))
+        matches = []
+        for rule in self:
+            match = records._search(domains[rule])
+            if changed_ids is not None:
+                match.add_where(SQL("%s = ANY(%s)", record_id, changed_ids))
+            if id_range is not None:
+                match.add_where(SQL("TRUE %s", id_range_sql(record_id, id_range)))
+            matches.append(match.select(SQL("%s", rule.id), record_id))
         return rule_diff_sql(
-            self, match.select("id"), now, expire_date, changed_ids, id_range=id_range
+            self,
+            self._awards(now),
+            SQL(" UNION ALL ").join(matches),
+            now,
+            changed_ids,
+            id_range=id_range,
         )
+
+    def _awards(self, now):
+        """``[(rule id, points, reason, expiry or False)]`` of lines opened ``now``."""
+        return [
+            (
+                rule.id,
+                rule.points,
+                rule._reason(),
+                expire_date_from(now, rule.expire_after, rule.expire_unit),
+            )
+            for rule in self
+        ]
 
     def _close_open_lines(self):
         """Close the open lines of these rules (rule archived, moved or deleted)."""

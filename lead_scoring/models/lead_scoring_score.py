@@ -1,7 +1,7 @@
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-from ..engine import band_sql, refresh_scores_sql
+from ..engine import band_sql, id_range_sql, refresh_scores_sql
 
 
 class LeadScoringScore(models.Model):
@@ -126,13 +126,14 @@ class LeadScoringScore(models.Model):
     # ------------------------------------------------------------------
 
     @api.model
-    def _refresh_scores(self, scoring_model, now, target_ids=None, new_lines=None):
+    def _refresh_scores(self, scoring_model, now, target_ids=None, new_lines=None, id_range=None):
         """Recompute scores of a model from its live lines, in one statement
         (``engine.refresh_scores_sql``); only changed scores are written.
 
         :param target_ids: restrict to these records (default: all of the model)
         :param new_lines: optional data-modifying SQL that inserts ledger lines
             and returns ``(target_id, points)``: they count in the same statement
+        :param id_range: restrict to the records of this id range (``engine.id_range_sql``)
         :return: ``{record id: (new score, new band id)}`` of the changed scores
         """
         if target_ids is not None and not target_ids:
@@ -140,7 +141,9 @@ class LeadScoringScore(models.Model):
         self.env["lead.scoring.point"].flush_model()
         self.env["lead.scoring.band"].flush_model()
         self.flush_model()
-        self.env.cr.execute(refresh_scores_sql(scoring_model, now, target_ids, new_lines))
+        self.env.cr.execute(
+            refresh_scores_sql(scoring_model, now, target_ids, new_lines, id_range=id_range)
+        )
         changed = {
             target_id: (score, band_id) for target_id, score, band_id in self.env.cr.fetchall()
         }
@@ -176,24 +179,28 @@ class LeadScoringScore(models.Model):
         return {model_id for (model_id,) in self.env.cr.fetchall()}
 
     @api.model
-    def _targets_to_refresh(self, scoring_model, now):
+    def _targets_to_refresh(self, scoring_model, now, id_range=None):
         """Records of a model whose score may have changed since it was last
-        computed: a rule changed their lines, or a live line expired."""
+        computed: a rule changed their lines, or a live line expired (only
+        those of ``id_range``, see ``engine.id_range_sql``)."""
+        column = SQL.identifier(scoring_model._target_column())
         self.flush_model()
         self.env["lead.scoring.point"].flush_model()
         self.env.cr.execute(
             SQL(
                 """
-                %(queued)s
+                SELECT res_id FROM (%(queued)s) queued(res_id) WHERE TRUE %(queued_range)s
                  UNION
                 SELECT p.%(column)s FROM lead_scoring_point p
                  WHERE p.model_id = %(model)s AND p.closed_date IS NULL
-                   AND p.is_live AND p.expire_date <= %(now)s
+                   AND p.is_live AND p.expire_date <= %(now)s %(lines_range)s
                 """,
-                column=SQL.identifier(scoring_model._target_column()),
+                column=column,
                 model=scoring_model.id,
                 now=now,
                 queued=self.env["lead.scoring.refresh"]._queued_ids_sql(scoring_model),
+                queued_range=id_range_sql(SQL("res_id"), id_range),
+                lines_range=id_range_sql(SQL("p.%s", column), id_range),
             )
         )
         return [target_id for (target_id,) in self.env.cr.fetchall()]

@@ -18,3 +18,4 @@ from . import test_lab_math
 from . import test_scoring_lab
 from . import test_events_api
 from . import test_primary_write
+from . import test_evaluate_together

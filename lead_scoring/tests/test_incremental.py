@@ -45,8 +45,8 @@ class TestIncrementalRecompute(LeadScoringCase):
         return [p.contact_score for p in (self.anna, self.bram, self.carl)]
 
     def recompute_and_watch_rules(self):
-        """Run the cron; return each rule statement it sent as (rule, ids of the
-        records it evaluated, None for every record)."""
+        """Run the cron; return each rule statement it sent as (rules, ids of
+        the records it evaluated, None for every record)."""
         rule_class = type(self.profiel.rule_ids)
         with patch.object(
             rule_class,
@@ -55,7 +55,7 @@ class TestIncrementalRecompute(LeadScoringCase):
             side_effect=rule_class._diff_sql,
         ) as statement:
             self.recompute()
-        return [(call.args[0], call.args[4]) for call in statement.call_args_list]
+        return [(call.args[0], call.args[3]) for call in statement.call_args_list]
 
     def traceable(self, domain):
         return self.profiel.rule_ids._fields_read(domain) is not None
