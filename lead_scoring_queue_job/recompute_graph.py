@@ -6,9 +6,12 @@ jobs and says which job waits for which. Per target, in run order (contacts
 first: the deals their thresholds create are scored in the same run):
 
     change queue taken
-      ─► rule jobs: per rule and id range for a full evaluation,
+      ─► rule jobs: per scoring model and id range for a full evaluation
+         (its rules tested in one scan of the range),
          per scoring model for the records changed since the last run
-      ─► score refresh, per scoring model (after its own rule jobs)
+      ─► score refresh, per scoring model (after its own rule jobs); a
+         refresh of many scores (full evaluation, decay) per id range, then
+         one job completing it, then the primary scores per id range
       ─► primary score copy of the changed records (when several models compete)
       ─► thresholds, per scoring model
       ─► change queue released
@@ -93,30 +96,7 @@ class RecomputeGraph:
         ranges = self._id_ranges(target)
         refreshes = []
         for scoring_model in scoring_models:
-            split_rules, other_rules = self._split_rules(scoring_model)
-            rule_jobs = [
-                self._range_job(scoring_model, rule, id_range, label)
-                for rule in split_rules
-                for id_range in ranges
-            ]
-            if other_rules:
-                rule_jobs.append(
-                    self._job(
-                        scoring_model,
-                        self.env._(
-                            "Lead scoring: %(model)s, rules on the changed %(target)s",
-                            model=scoring_model.name,
-                            target=label,
-                        ),
-                    )._job_evaluate_rules(other_rules, self.now)
-                )
-            refresh = self._job(
-                scoring_model,
-                self.env._("Lead scoring: %(model)s, refresh the scores", model=scoring_model.name),
-            )._job_refresh(self.now, self.full, split_rules)
-            self._after(previous, rule_jobs or [refresh])
-            self._after(rule_jobs, [refresh])
-            refreshes.append(refresh)
+            refreshes += self._model_jobs(scoring_model, previous, ranges, label)
         previous = refreshes
         if len(self.env[target.model_name]._lead_scoring_primary_candidates()) > 1:
             sync = self._job(
@@ -165,20 +145,97 @@ class RecomputeGraph:
             rule.evaluated_domain = split_evaluation_mark(repr(domain))
         return split, rules - split
 
-    def _range_job(self, scoring_model, rule, id_range, label):
+    def _model_jobs(self, scoring_model, previous, ranges, label):
+        """The rule and refresh jobs of one scoring model, after ``previous``;
+        return its last jobs."""
+        split_rules, other_rules = self._split_rules(scoring_model)
+        rule_jobs = [
+            self._range_job(scoring_model, split_rules, id_range, label)
+            for id_range in ranges
+            if split_rules
+        ]
+        if other_rules:
+            rule_jobs.append(
+                self._job(
+                    scoring_model,
+                    self.env._(
+                        "Lead scoring: %(model)s, rules on the changed %(target)s",
+                        model=scoring_model.name,
+                        target=label,
+                    ),
+                )._job_evaluate_rules(other_rules, self.now)
+            )
+        if split_rules or self.recompute._refreshes_all(scoring_model):
+            first, last = self._split_refresh_jobs(scoring_model, split_rules, ranges, label)
+        else:
+            first = last = [
+                self._job(
+                    scoring_model,
+                    self.env._(
+                        "Lead scoring: %(model)s, refresh the scores", model=scoring_model.name
+                    ),
+                )._job_refresh(self.now, self.full, split_rules)
+            ]
+        self._after(previous, rule_jobs or first)
+        for rule_job in rule_jobs:
+            self._after([rule_job], first)
+        return last
+
+    def _split_refresh_jobs(self, scoring_model, split_rules, ranges, label):
+        """A refresh of many scores (a full evaluation, points that decay) in
+        id ranges too: the scores of each range, then one job that completes
+        the refresh (statistics, roll-up), then the primary scores of each
+        range. Return ``(first jobs, last jobs)``."""
+        refresh = self.env._(
+            "Lead scoring: %(model)s, refresh the scores", model=scoring_model.name
+        )
+        refresh_ranges = [
+            self._job(
+                scoring_model, self._range_description(refresh, id_range, label)
+            )._job_refresh_range(self.now, self.full, id_range[0], id_range[1])
+            for id_range in ranges
+        ]
+        finish = self._job(scoring_model, refresh)._job_refresh(
+            self.now, self.full, split_rules, split=True
+        )
+        self._after(refresh_ranges, [finish])
+        records = self.env[scoring_model._target().model_name]
+        if scoring_model.id not in {c[0] for c in records._lead_scoring_primary_candidates()}:
+            return refresh_ranges, [finish]
+        primary = self.env._("Lead scoring: %(model)s, primary scores", model=scoring_model.name)
+        primary_ranges = [
+            self._job(
+                scoring_model, self._range_description(primary, id_range, label)
+            )._job_sync_primary_range(self.now, id_range[0], id_range[1])
+            for id_range in ranges
+        ]
+        return refresh_ranges, self._after([finish], primary_ranges)
+
+    def _range_description(self, step, id_range, label):
+        """The description of ``step`` done on the records of one id range."""
+        first, last = f"{id_range[2]:,}", f"{id_range[3]:,}"
+        return self.env._(
+            "%(step)s, %(target)s %(first)s–%(last)s",  # noqa: RUF001
+            step=step,
+            target=label,
+            first=first,
+            last=last,
+        )
+
+    def _range_job(self, scoring_model, rules, id_range, label):
         low, high, first, last = id_range
         first, last = f"{first:,}", f"{last:,}"
         return self._job(
             scoring_model,
             self.env._(
-                "Lead scoring: %(model)s, rule %(rule)s, %(target)s %(first)s–%(last)s",  # noqa: RUF001
+                "Lead scoring: %(model)s, %(count)s rules, %(target)s %(first)s–%(last)s",  # noqa: RUF001
                 model=scoring_model.name,
-                rule=rule.name,
+                count=len(rules),
                 target=label,
                 first=first,
                 last=last,
             ),
-        )._job_evaluate_range(rule, self.now, low, high)
+        )._job_evaluate_range(rules, self.now, low, high)
 
     # ------------------------------------------------------------------
     # Helpers

@@ -25,6 +25,8 @@ JOB_METHODS = (
     "_job_evaluate_range",
     "_job_evaluate_rules",
     "_job_refresh",
+    "_job_refresh_range",
+    "_job_sync_primary_range",
     "_job_sync_primary_of_changed",
     "_job_fire_thresholds",
     "_job_release_changes",
@@ -193,10 +195,10 @@ class LeadScoringModel(models.Model):
                 # As the first rule evaluated would, before rules run side by side.
                 self._mark_scores_dirty(self.ids)
 
-    def _job_evaluate_range(self, rule, now, low, high):
-        """Evaluate a rule on the records of one id range (part of a full evaluation)."""
+    def _job_evaluate_range(self, rules, now, low, high):
+        """Evaluate rules on the records of one id range (part of a full evaluation)."""
         with self._job_recompute(now, full=True, shared=True) as recompute:
-            rules = self._rules_to_evaluate(rule, recompute)
+            rules = self._rules_to_evaluate(rules, recompute)
             rules._evaluate(recompute.now, id_range=(low, high))
 
     def _job_evaluate_rules(self, rules, now):
@@ -213,13 +215,29 @@ class LeadScoringModel(models.Model):
             .filtered(lambda rule: rule.active and rule.model_id.active)
         )
 
-    def _job_refresh(self, now, full, split_rules):
-        """Mark the rules split into ranges as evaluated, then refresh the scores."""
+    def _job_refresh(self, now, full, split_rules, split=False):
+        """Mark the rules split into ranges as evaluated, then refresh the
+        scores, or complete their refresh done by range jobs (``split``)."""
         with self._job_recompute(now, full=full) as recompute:
             recompute._analyze_stale_tables()
             self._finish_split_evaluations(split_rules.exists(), recompute.now)
             for scoring_model in recompute.scoring_models.filtered("active"):
-                recompute._refresh_model(scoring_model)
+                if split:
+                    recompute._finish_split_refresh(scoring_model)
+                else:
+                    recompute._refresh_model(scoring_model)
+
+    def _job_refresh_range(self, now, full, low, high):
+        """Refresh the scores of the records of one id range."""
+        with self._job_recompute(now, full=full, shared=True) as recompute:
+            for scoring_model in recompute.scoring_models.filtered("active"):
+                recompute._refresh_range(scoring_model, (low, high))
+
+    def _job_sync_primary_range(self, now, low, high):
+        """Copy the primary scores of the records of one id range."""
+        with self._job_recompute(now, shared=True) as recompute:
+            for scoring_model in recompute.scoring_models.filtered("active"):
+                recompute._sync_primary_range(scoring_model, (low, high))
 
     @api.model
     def _finish_split_evaluations(self, rules, now):

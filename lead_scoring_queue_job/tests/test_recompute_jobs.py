@@ -42,15 +42,22 @@ class TestRecomputeJobs(QueueJobCase):
         range_jobs = by_method["_job_evaluate_range"]
         profiel_ranges = [job for job in range_jobs if job.recordset == self.profiel]
         deal_ranges = [job for job in range_jobs if job.recordset == self.deal_model]
-        ranges = len(profiel_ranges) // 3
+        ranges = len(profiel_ranges)
         self.assertGreaterEqual(ranges, 3, "the contacts are cut into id ranges")
-        self.assertEqual(len(deal_ranges), 2, "no deal yet: one range")
+        self.assertEqual(len(deal_ranges), 1, "no deal yet: one range")
+        for job in range_jobs:
+            self.assertEqual(
+                job.args[0], job.recordset.rule_ids, "a range job evaluates all the model's rules"
+            )
         self.assertEqual(
             {name: len(found) for name, found in by_method.items()},
             {
-                # 3 contact rules over every id range, 2 deal rules.
-                "_job_evaluate_range": 3 * ranges + 2,
+                # The 3 contact rules over every id range, the 2 deal rules over one;
+                # each model's refresh and primary copy over its ranges too.
+                "_job_evaluate_range": ranges + 1,
+                "_job_refresh_range": ranges + 1,
                 "_job_refresh": 2,
+                "_job_sync_primary_range": ranges + 1,
                 "_job_fire_thresholds": 1,
                 "_job_sync_primary_scores": 1,
             },
@@ -58,39 +65,46 @@ class TestRecomputeJobs(QueueJobCase):
         )
         self.assertEqual({job.channel for job in jobs}, {"root.lead_scoring"})
         self.assertEqual(len({job.graph_uuid for job in jobs}), 1, "one graph")
-        refresh_profiel, refresh_deal = sorted(
-            by_method["_job_refresh"], key=lambda job: job.recordset.id != self.profiel.id
-        )
-        self.assertEqual(refresh_profiel.recordset, self.profiel)
-        profiel_ranges = [
-            j for j in by_method["_job_evaluate_range"] if j.recordset == self.profiel
-        ]
-        deal_ranges = [
-            j for j in by_method["_job_evaluate_range"] if j.recordset == self.deal_model
-        ]
-        self.assertEqual(len(profiel_ranges), 3 * ranges)
+
+        def of(method, scoring_model):
+            return {job for job in by_method[method] if job.recordset == scoring_model}
+
+        for scoring_model, rule_jobs in (
+            (self.profiel, profiel_ranges),
+            (self.deal_model, deal_ranges),
+        ):
+            refresh_ranges = of("_job_refresh_range", scoring_model)
+            (finish,) = of("_job_refresh", scoring_model)
+            primary_ranges = of("_job_sync_primary_range", scoring_model)
+            self.assertEqual(len(refresh_ranges), len(rule_jobs))
+            for job in refresh_ranges:
+                self.assertEqual(job.depends_on, set(rule_jobs), "after every rule range")
+            self.assertEqual(finish.depends_on, refresh_ranges)
+            self.assertTrue(finish.kwargs.get("split"))
+            for job in primary_ranges:
+                self.assertEqual(job.depends_on, {finish})
         for job in profiel_ranges:
             self.assertFalse(job.depends_on, "contact rules start the run")
-            self.assertIn(refresh_profiel, job.reverse_depends_on)
-        self.assertEqual(refresh_profiel.depends_on, set(profiel_ranges))
         (thresholds,) = by_method["_job_fire_thresholds"]
-        self.assertEqual(thresholds.depends_on, {refresh_profiel})
+        self.assertEqual(thresholds.depends_on, of("_job_sync_primary_range", self.profiel))
         for job in deal_ranges:
             self.assertEqual(job.depends_on, {thresholds}, "contact thresholds create deals")
-        self.assertEqual(refresh_deal.depends_on, set(deal_ranges))
-        self.assertEqual(by_method["_job_sync_primary_scores"][0].depends_on, {refresh_deal})
-        # The ranges of a rule together cover every id, and say which records.
-        rule = self.profiel.rule_ids[0]
-        bounds = sorted(
-            (job.args[2] or 0, job.args[3]) for job in profiel_ranges if job.args[0] == rule
+        self.assertEqual(
+            by_method["_job_sync_primary_scores"][0].depends_on,
+            of("_job_sync_primary_range", self.deal_model),
         )
+        self.assertIn(
+            f"Lead scoring: Profiel, refresh the scores, contacts 1–{self.range_size:,}",  # noqa: RUF001
+            [job.description for job in of("_job_refresh_range", self.profiel)],
+        )
+        # The ranges together cover every id, and say which records.
+        bounds = sorted((job.args[2] or 0, job.args[3]) for job in profiel_ranges)
         self.assertIsNone(bounds[-1][1])
         for (_low, high), (next_low, _high) in itertools.pairwise(bounds):
             self.assertEqual(high, next_low)
-        descriptions = [job.description for job in profiel_ranges if job.args[0] == rule]
         self.assertIn(
-            f"Lead scoring: Profiel, rule Land is Nederland, contacts 1–{self.range_size:,}",  # noqa: RUF001
-            descriptions,
+            f"Lead scoring: Profiel, 3 rules, contacts 1–{self.range_size:,}",  # noqa: RUF001
+            [job.description for job in profiel_ranges],
         )
 
     def test_jobs_give_what_the_engine_gives(self):
@@ -145,16 +159,17 @@ class TestRecomputeJobs(QueueJobCase):
     def test_a_job_that_fails_once_converges(self):
         expected = self.plain_result(full=True)
         trap = self.enqueue_full()
-        original = Recompute._refresh_model
+        original = Recompute._refresh_range
         failures = []
 
-        def fail_after_refreshing(recompute, scoring_model):
-            original(recompute, scoring_model)
+        def fail_after_refreshing(recompute, scoring_model, id_range):
+            changed = original(recompute, scoring_model, id_range)
             if not failures:
                 failures.append(scoring_model)
                 raise RuntimeError("worker killed")
+            return changed
 
-        with mock.patch.object(Recompute, "_refresh_model", fail_after_refreshing):
+        with mock.patch.object(Recompute, "_refresh_range", fail_after_refreshing):
             self.perform(trap, fail_once=RuntimeError)
         self.assertTrue(failures)
         self.assertEqual(self.snapshot(), expected)
@@ -162,15 +177,15 @@ class TestRecomputeJobs(QueueJobCase):
     def test_a_range_that_fails_leaves_the_rule_to_evaluate_in_full(self):
         trap = self.enqueue_full()
         rule = self.profiel.rule_ids[0]
-        original = type(rule)._evaluate_one
+        original = type(rule)._diff_sql
 
-        def broken_range(self_rule, now, id_range=None):
-            if self_rule == rule and id_range and id_range[0] is None:
+        def broken_range(rules, domains, now, changed_ids=None, id_range=None):
+            if rule in rules and id_range and id_range[0] is None:
                 raise ValueError("a domain that stopped fitting the data")
-            return original(self_rule, now, id_range)
+            return original(rules, domains, now, changed_ids, id_range)
 
         with (
-            mock.patch.object(type(rule), "_evaluate_one", broken_range),
+            mock.patch.object(type(rule), "_diff_sql", broken_range),
             mute_logger("odoo.addons.lead_scoring.models.lead_scoring_rule"),
         ):
             self.perform(trap)
@@ -182,10 +197,10 @@ class TestRecomputeJobs(QueueJobCase):
 
     def test_serialization_failure_is_retryable(self):
         trap = self.enqueue_full()
-        refresh = next(j for j in trap.enqueued_jobs if j.method_name == "_job_refresh")
+        refresh = next(j for j in trap.enqueued_jobs if j.method_name == "_job_refresh_range")
         for error in (errors.SerializationFailure, errors.DeadlockDetected):
             with (
-                mock.patch.object(Recompute, "_refresh_model", side_effect=error("collision")),
+                mock.patch.object(Recompute, "_refresh_range", side_effect=error("collision")),
                 self.assertRaises(RetryableJobError) as caught,
             ):
                 refresh.perform()
