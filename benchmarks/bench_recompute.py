@@ -1315,7 +1315,15 @@ def main_phase(bench):
 # ----------------------------------------------------------------------------
 
 
+# PostgreSQL settings that change the cold run's time (checkpoints, cache).
+PG_SETTINGS = ("shared_buffers", "max_wal_size", "work_mem")
+
+
 def machine_info(bench):
+    bench.cr.execute(
+        "SELECT name, current_setting(name) FROM unnest(%s::text[]) name", [list(PG_SETTINGS)]
+    )
+    settings = ", ".join(f"{name} {value}" for name, value in bench.cr.fetchall())
     bench.cr.execute("SHOW server_version")
     cpu = platform.processor()
     with contextlib.suppress(OSError):
@@ -1328,6 +1336,7 @@ def machine_info(bench):
         "ram_gb": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3,
         "python": platform.python_version(),
         "postgresql": bench.cr.fetchone()[0],
+        "postgresql_settings": settings,
         "odoo": odoo.release.version,
     }
 
@@ -1358,7 +1367,8 @@ def print_report(bench, machine):
     print(
         f"machine: {machine['platform']}, {machine['cpu']}, {machine['cpu_count']} CPUs, "
         f"{machine['ram_gb']:.1f} GB RAM; Python {machine['python']}, "
-        f"PostgreSQL {machine['postgresql']}, Odoo {machine['odoo']}"
+        f"PostgreSQL {machine['postgresql']} ({machine['postgresql_settings']}), "
+        f"Odoo {machine['odoo']}"
     )
     print()
     print(header)
