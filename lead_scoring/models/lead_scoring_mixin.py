@@ -308,16 +308,17 @@ class LeadScoringMixin(models.AbstractModel):
         return found
 
     def _lead_scoring_automation_scope(self, automation):
-        """The records an automation may fire on, as a domain ([] = any)."""
+        """The records an automation may fire on, as a domain ([] = any): those
+        its precondition accepts now (it is tested before the write), and its
+        filter unless the filter reads the score (it is tested after the
+        write, on the new score this run is about to give)."""
         eval_context = automation._get_eval_context()
         scope = []
-        for domain in (automation.filter_pre_domain, automation.filter_domain):
-            if not domain or (
-                domain == automation.filter_domain
-                and any(name in domain for name in self._lead_scoring_fields())
-            ):
-                continue
-            scope = expression.AND([scope, safe_eval(domain, eval_context)])
+        if automation.filter_pre_domain:
+            scope = safe_eval(automation.filter_pre_domain, eval_context)
+        post_domain = automation.filter_domain
+        if post_domain and not any(name in post_domain for name in self._lead_scoring_fields()):
+            scope = expression.AND([scope, safe_eval(post_domain, eval_context)])
         return scope
 
     @api.model

@@ -46,7 +46,7 @@ class TestPrimaryWrite(LeadScoringCase):
             self.recompute()
         return written
 
-    def watch_scores(self, filter_domain=False):
+    def watch_scores(self, filter_domain=False, filter_pre_domain=False):
         """An Automation Rule that tags contacts whose score changes."""
         return self.env["base.automation"].create(
             {
@@ -59,6 +59,7 @@ class TestPrimaryWrite(LeadScoringCase):
                     )
                 ],
                 "filter_domain": filter_domain,
+                "filter_pre_domain": filter_pre_domain,
                 "action_server_ids": [
                     Command.create(
                         {
@@ -116,6 +117,24 @@ class TestPrimaryWrite(LeadScoringCase):
         self.assert_scores()
         self.assertEqual(self.bram.ref, "score changed")
         self.assertFalse(self.anna.ref, "the rule's own filter still applies")
+
+    def test_a_precondition_reading_the_score_narrows_the_orm_path(self):
+        """The precondition is tested on the score before the write: records it
+        refuses cannot fire, even when the filter is the same domain."""
+        below_50 = "[('contact_score', '<', 50)]"
+        self.watch_scores(filter_domain=below_50, filter_pre_domain=below_50)
+        self.assertEqual(set(self.recompute_counting_orm_writes()), {self.anna.id, self.bram.id})
+        self.assertEqual(self.anna.ref, "score changed", "0 then 20: below 50 before and after")
+        self.assertFalse(self.bram.ref, "0 then 60: above 50 after")
+        (self.anna | self.bram).ref = False
+        self.anna.country_id = self.be
+        self.bram.country_id = self.nl
+        self.assertEqual(
+            self.recompute_counting_orm_writes(), [self.anna.id], "Bram was at 60: SQL"
+        )
+        self.env.invalidate_all()
+        self.assertEqual((self.anna.contact_score, self.bram.contact_score), (60.0, 20.0))
+        self.assertFalse(self.anna.ref or self.bram.ref, "Anna now above 50; Bram was above")
 
     def test_few_records_go_through_the_orm(self):
         with patch.object(lead_scoring_mixin, "SQL_WRITE_MIN_RECORDS", 3):
