@@ -664,12 +664,7 @@ def main(argv=None):
     try:
         run(bench)
     finally:
-        for db in bench.databases:
-            if args.keep_db:
-                print(f"Database {db} kept.")
-            else:
-                base.drop_database(db)
-                print(f"Database {db} dropped.")
+        base.release_databases(bench)
 
 
 if __name__ == "__main__":

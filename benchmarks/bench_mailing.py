@@ -19,12 +19,9 @@ Target: 1,000 mailing opens processed in at most 2 seconds.
 """
 
 import argparse
-import json
 import random
 import subprocess
 import sys
-from dataclasses import asdict
-from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -244,7 +241,7 @@ def run(bench):
         Registry.delete(DB_NAME)
     print_report(bench, machine)
     if args.json is not None:
-        write_json(bench, machine)
+        base.write_json(bench, machine, bench.args.json, "bench_mailing")
 
 
 def print_report(bench, machine):
@@ -284,23 +281,6 @@ def print_report(bench, machine):
     )
 
 
-def write_json(bench, machine):
-    path = (
-        Path(bench.args.json)
-        if bench.args.json
-        else base.RESULTS_DIR / f"bench_mailing-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "arguments": {k: v for k, v in vars(bench.args).items() if k != "json"},
-        "machine": machine,
-        "steps": [asdict(step) for step in bench.steps],
-        **bench.results,
-    }
-    path.write_text(json.dumps(payload, indent=2, default=str))
-    print(f"JSON written to {path}")
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recipients", type=int, default=1000, help="contacts (opens per step)")
@@ -323,12 +303,7 @@ def main(argv=None):
     try:
         run(bench)
     finally:
-        for db in bench.databases:
-            if args.keep_db:
-                print(f"Database {db} kept.")
-            else:
-                base.drop_database(db)
-                print(f"Database {db} dropped.")
+        base.release_databases(bench)
 
 
 if __name__ == "__main__":

@@ -371,11 +371,7 @@ def main(argv=None):
             print(f"  {runs[capacity]['seconds']:.1f} s", flush=True)
         report(args, plain_seconds, runs, [outcome(db) for db in bench.databases[1:]])
     finally:
-        for db in bench.databases:
-            if args.keep_db:
-                print(f"Database {db} kept.")
-            else:
-                base.drop_database(db)
+        base.release_databases(bench)
 
 
 def report(args, plain_seconds, runs, outcomes):

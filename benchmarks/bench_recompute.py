@@ -1405,11 +1405,13 @@ def print_report(bench, machine):
     )
 
 
-def write_json(bench, machine, path):
+def write_json(bench, machine, path, name="bench_recompute"):
+    """Write the arguments, machine, steps and results to ``path`` (default:
+    ``RESULTS_DIR/<name>-<time>.json``)."""
     path = (
         Path(path)
         if path
-        else RESULTS_DIR / (f"bench_recompute-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json")
+        else RESULTS_DIR / (f"{name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json")
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -1539,6 +1541,16 @@ def run(bench):
         write_json(bench, machine, args.json)
 
 
+def release_databases(bench):
+    """Drop the benchmark's databases at its end, or keep them (``--keep-db``)."""
+    for db in bench.databases:
+        if bench.args.keep_db:
+            print(f"Database {db} kept.")
+        else:
+            drop_database(db)
+            print(f"Database {db} dropped.")
+
+
 def main(argv=None):
     args = parse_args(argv)
     bench = Bench(args)
@@ -1546,12 +1558,7 @@ def main(argv=None):
     try:
         run(bench)
     finally:
-        for db in bench.databases:
-            if args.keep_db:
-                print(f"Database {db} kept.")
-            else:
-                drop_database(db)
-                print(f"Database {db} dropped.")
+        release_databases(bench)
 
 
 if __name__ == "__main__":
