@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from dateutil.relativedelta import relativedelta
+from freezegun import freeze_time
 
 # Odoo stores naive UTC datetimes; the process clock must be UTC before Odoo loads.
 os.environ["TZ"] = "UTC"
@@ -650,6 +651,11 @@ def prepare_references(bench):
     env = bench.env
     # No cron worker of another Odoo process may run jobs in this database mid-measure.
     env["ir.cron"].search([]).write({"active": False})
+    # The engine's own schedule stays on, never due: the daily safety net
+    # spreads its pass over the runs of the day that the schedule says.
+    env.ref("lead_scoring.ir_cron_recompute_scores").write(
+        {"active": True, "nextcall": datetime(2100, 1, 1)}
+    )
     partner_tags = env["res.partner.category"].create([{"name": n} for n, _ in PARTNER_TAGS])
     crm_tags = env["crm.tag"].create([{"name": n} for n, _ in CRM_TAGS])
     codes = [c[0] for c in COUNTRIES if c[0]]
@@ -1013,13 +1019,32 @@ def recompute(bench, name, note="", analyze=True, full=False):
     return step
 
 
-def age_full_evaluations(bench):
-    """Make every rule's last evaluation on every record a day old, as when the
-    day turns: the next cron run evaluates each rule on every record again."""
-    bench.env["lead.scoring.rule"].flush_model()
+def turn_the_day(bench):
+    """Put the rules and scoring models where the cron's first run of a new
+    day finds them: every rule last evaluated on every record a day ago, the
+    relative dates of the rules' domains as they were yesterday (the day
+    turned since), and the daily safety net's pass a day old (a new one starts).
+    """
+    rules = bench.env["lead.scoring.rule"].search([])
+    yesterday = fields.Datetime.now() - timedelta(days=1)
+    with freeze_time(yesterday):
+        old_domains = {rule.id: repr(rule._match_domain()) for rule in rules}
+    rules.flush_model()
+    for rule in rules:
+        if rule.evaluated_domain != old_domains[rule.id]:
+            bench.cr.execute(
+                SQL(
+                    "UPDATE lead_scoring_rule SET evaluated_domain = %s WHERE id = %s",
+                    old_domains[rule.id],
+                    rule.id,
+                )
+            )
     bench.cr.execute(
         "UPDATE lead_scoring_rule"
         " SET date_full_evaluation = date_full_evaluation - interval '1 day'"
+    )
+    bench.cr.execute(
+        "UPDATE lead_scoring_model SET date_safety_net = date_safety_net - interval '1 day'"
     )
     bench.cr.commit()
     bench.env.invalidate_all()
@@ -1301,8 +1326,8 @@ def main_phase(bench):
     recompute(bench, "(b) no-change recompute")
     changed = change_contacts(bench, 0.01, first, last, name="save 1% of contacts (ORM)")
     recompute(bench, "(c) recompute after 1% changed", note=f"{changed:,} contacts changed")
-    age_full_evaluations(bench)
-    recompute(bench, "(g) daily full evaluation")
+    turn_the_day(bench)
+    recompute(bench, "(g) first run of a day")
     recompute(bench, "(h) Recompute now", full=True)
     action = create_adjust_automation(bench, scoring_models["engagement"])
     adjust_runs(bench, action, args.adjust_runs, first, last)

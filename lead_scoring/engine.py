@@ -12,6 +12,7 @@ change queue, refresh queue, primary score, crossing) are defined in
 import logging
 import threading
 import time
+from datetime import timedelta
 from functools import partial
 from typing import NamedTuple
 
@@ -28,6 +29,12 @@ RECOMPUTE_LOCK_KEY = 0x4C535243
 # evaluated on every record: one scan beats looking up that many records.
 FULL_EVALUATION_MIN_CHANGES = 1000
 FULL_EVALUATION_SHARE = 0.2
+
+# Every record is evaluated again by every rule about this often, even a rule
+# evaluated on changed records only: a safety net for data changed behind the
+# ORM's back (SQL imports). Spread over the day's runs
+# (``lead.scoring.model._safety_net_range``).
+FULL_EVALUATION_INTERVAL = timedelta(days=1)
 
 # Contact fields a roll-up depends on besides its contacts' scores, and how
 # many levels of companies of companies it follows.

@@ -134,7 +134,7 @@ class RecomputeGraph:
         for rule in rules:
             try:
                 domain = rule._match_domain()
-                if not rule._needs_full_evaluation(domain, rule._fields_read(domain), self.now):
+                if not rule._needs_full_evaluation(domain, rule._fields_read(domain)):
                     continue
             except DOMAIN_ERRORS:
                 continue  # the rule job logs it and skips it, as the engine does

@@ -1,5 +1,8 @@
 import logging
+import math
 from datetime import timedelta
+
+from dateutil.relativedelta import relativedelta
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
@@ -9,6 +12,7 @@ from odoo.tools import SQL, format_date
 from .. import lab_math
 from ..domains import domain_error, is_empty, parse_domain
 from ..engine import (
+    FULL_EVALUATION_INTERVAL,
     Recompute,
     find_targets,
     model_clamp_sql,
@@ -117,6 +121,21 @@ class LeadScoringModel(models.Model):
         readonly=True,
         help="Technical: which scoring model gives the records of this target their "
         "primary score changed; the next run copies every primary score again.",
+    )
+    date_safety_net = fields.Datetime(
+        "Safety Net Pass Started",
+        readonly=True,
+        copy=False,
+        help="Technical: when the current pass of the daily safety net started. "
+        "Each scheduled run evaluates the rules again on the next slice of the "
+        "records, so that every record is evaluated again within a day of it.",
+    )
+    safety_net_id = fields.Integer(
+        "Safety Net Reached Id",
+        readonly=True,
+        copy=False,
+        help="Technical: the records up to this id were evaluated again in the "
+        "current pass of the daily safety net.",
     )
     # Written by the scoring lab's Apply (lead.scoring.lab.action_apply).
     date_lab_applied = fields.Datetime(
@@ -530,6 +549,58 @@ class LeadScoringModel(models.Model):
         if self.env.context.get("lead_scoring_engine"):
             return False
         return Recompute(self, full=full).run(commit=commit)
+
+    def _safety_net_range(self, now):
+        """The id range ``(low, high)`` of the records this run evaluates again
+        for the daily safety net (see ``lead.scoring.rule._evaluate``), or None.
+
+        A pass starts at most once a day and is spread over the scheduled runs
+        left until a day after its start: a run never pays for the whole
+        table, yet every record is evaluated again within about a day. When
+        runs were missed, the last run before the day is over takes the rest.
+        """
+        self.ensure_one()
+        start, reached = self.date_safety_net, self.safety_net_id
+        if not start or start + FULL_EVALUATION_INTERVAL <= now:
+            start, reached = now, 0
+        records = self._target_records()
+        self.env.cr.execute(SQL("SELECT max(id) FROM %s", SQL.identifier(records._table)))
+        last_id = self.env.cr.fetchone()[0] or 0
+        if reached >= last_id:
+            return None  # this pass is done: the next starts a day after it
+        runs_left = max(1, (start + FULL_EVALUATION_INTERVAL - now) // self._run_interval())
+        high = reached + math.ceil((last_id - reached) / runs_left)
+        # In SQL: a technical mark, which no one tracks or watches.
+        self.env.cr.execute(
+            SQL(
+                "UPDATE lead_scoring_model SET date_safety_net = %s, safety_net_id = %s"
+                " WHERE id = %s",
+                start,
+                high,
+                self.id,
+            )
+        )
+        self.invalidate_recordset(["date_safety_net", "safety_net_id"])
+        return reached + 1, high + 1
+
+    @api.model
+    def _run_interval(self):
+        """The time between two scheduled runs (a day when the cron is off)."""
+        cron_id = self.env["ir.model.data"]._xmlid_to_res_id(
+            "lead_scoring.ir_cron_recompute_scores", raise_if_not_found=False
+        )
+        self.env.cr.execute(
+            SQL(
+                "SELECT interval_number, interval_type FROM ir_cron WHERE id = %s AND active",
+                cron_id or None,
+            )
+        )
+        row = self.env.cr.fetchone()
+        if not row:
+            return FULL_EVALUATION_INTERVAL
+        now = fields.Datetime.now()
+        interval = now + relativedelta(**{row[1]: row[0]}) - now
+        return max(interval, timedelta(minutes=1))
 
     @api.model
     def _mark_scores_dirty(self, model_ids):

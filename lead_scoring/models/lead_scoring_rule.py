@@ -1,7 +1,6 @@
 import logging
 import math
 from collections import defaultdict
-from datetime import timedelta
 
 import psycopg2
 from dateutil.relativedelta import relativedelta
@@ -29,10 +28,6 @@ RELATIONAL_OPERATORS = {"child_of", "parent_of", "any", "not any"}
 # Fields whose change matters to every rule: archived records match no rule,
 # and a scoring model of a company scores that company's records only.
 ALWAYS_WATCHED = ("active", "company_id")
-
-# A rule evaluated on changed records only is still evaluated on every record
-# this often: a safety net for data changed behind the ORM's back (SQL imports).
-FULL_EVALUATION_INTERVAL = timedelta(days=1)
 
 
 def make_watching_modified():
@@ -278,9 +273,11 @@ class LeadScoringRule(models.Model):
         The rules of a scoring model evaluated on every record this run are
         diffed together, in one statement (``_evaluate_together``); the others
         one by one, on the records changed since the last run when that gives
-        the same result (see ``_needs_full_evaluation``). A rule whose domain
-        no longer evaluates (a field was removed, a module uninstalled) is
-        logged and left alone: one broken rule cannot stop the others.
+        the same result (see ``_needs_full_evaluation``), and then together on
+        the slice of records the daily safety net is at
+        (``_evaluate_safety_net``). A rule whose domain no longer evaluates (a
+        field was removed, a module uninstalled) is logged and left alone: one
+        broken rule cannot stop the others.
 
         :param id_range: ``(low, high)``: one part of a full evaluation split
             by id (``engine.rule_diff_sql``), every record of the part evaluated.
@@ -288,8 +285,9 @@ class LeadScoringRule(models.Model):
             (``date_full_evaluation``, ``evaluated_domain``): a part that
             fails clears ``evaluated_domain`` so that it cannot.
         """
+        needs = self._evaluation_needs(now, id_range)
         alone = self
-        for rules, domains in self._full_evaluation_groups(now, id_range):
+        for rules, domains in self._evaluation_groups(needs, full=True):
             if rules._evaluate_together(domains, now, id_range):
                 alone -= rules
         for rule in alone:
@@ -315,27 +313,41 @@ class LeadScoringRule(models.Model):
                     counts[1],
                     counts[0],
                 )
+        if id_range is None:
+            for rules, domains in self._evaluation_groups(needs, full=False):
+                rules._evaluate_safety_net(domains, now)
 
-    def _full_evaluation_groups(self, now, id_range=None):
-        """``[(rules, {rule: domain})]``: per scoring model, its rules that are
-        evaluated on every record (of ``id_range``) this run, when there are
-        at least two. One statement for all of them costs the scans of one
+    def _evaluation_needs(self, now, id_range=None):
+        """``{rule: (match domain, evaluated on every record)}`` for this run,
+        of the rules whose domain can be built (``_evaluate_one`` logs the others)."""
+        needs = {}
+        for rule in self:
+            try:
+                domain = rule._match_domain()
+                full = id_range is not None or rule._needs_full_evaluation(
+                    domain, rule._fields_read(domain)
+                )
+            except DOMAIN_ERRORS:
+                continue
+            needs[rule] = (domain, full)
+        return needs
+
+    def _evaluation_groups(self, needs, full):
+        """``[(rules, {rule: domain})]``: per scoring model, its rules evaluated
+        on every record this run (``full``), when there are at least two, or
+        those evaluated on the changed records only (not ``full``).
+
+        One statement for all the rules of a model costs the scans of one
         statement per rule, but diffs and inserts their lines in one pass, in
         record order, and commits once (a fifth less time for a model's first
         run, see the benchmarks)."""
         groups = []
         for rules in self.grouped("model_id").values():
-            domains = {}
-            for rule in rules:
-                try:
-                    domain = rule._match_domain()
-                    if id_range is not None or rule._needs_full_evaluation(
-                        domain, rule._fields_read(domain), now
-                    ):
-                        domains[rule] = domain
-                except DOMAIN_ERRORS:
-                    continue  # evaluated alone, which logs it
-            if len(domains) > 1:
+            domains = {
+                rule: needs[rule][0] for rule in rules if rule in needs and needs[rule][1] == full
+            }
+            # A single rule evaluated in full goes alone: the same statement.
+            if len(domains) >= (2 if full else 1):
                 groups.append((rules.browse([rule.id for rule in domains]), domains))
         return groups
 
@@ -369,6 +381,40 @@ class LeadScoringRule(models.Model):
         )
         return True
 
+    def _evaluate_safety_net(self, domains, now):
+        """Evaluate these rules (of one scoring model, evaluated on the changed
+        records only) again on every record of the slice the model's daily
+        safety net is at (``lead.scoring.model._safety_net_range``): what
+        changed behind the ORM's back (an SQL import) is scored within a day.
+
+        :param domains: ``{rule: its match domain}``
+        """
+        id_range = self.model_id._safety_net_range(now)
+        if id_range and not self._diff_safety_net(domains, now, id_range) and len(self) > 1:
+            for rule in self:
+                rule._diff_safety_net({rule: domains[rule]}, now, id_range)
+
+    def _diff_safety_net(self, domains, now, id_range):
+        """One diff of ``_evaluate_safety_net``; False when a domain fails in
+        the database (the rule's own evaluation logs it)."""
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(self._diff_sql(domains, now, id_range=id_range))
+                closed, opened = self.env.cr.fetchone()
+        except DOMAIN_ERRORS:
+            return False
+        if closed or opened:
+            _logger.info(
+                "Lead scoring: the safety net of rules %s opened %d and closed %d lines "
+                "of records changed behind the ORM (ids %d to %d)",
+                self.ids,
+                opened,
+                closed,
+                id_range[0],
+                id_range[1] - 1,
+            )
+        return True
+
     def _evaluate_one(self, now, id_range=None):
         """:return: ``(closed, opened, evaluated ids or None for all)``, or
         None when none of the fields the rule reads changed since the last run
@@ -380,7 +426,7 @@ class LeadScoringRule(models.Model):
         changed_ids = None
         if id_range is None:
             fields_read = self._fields_read(domain)
-            if not self._needs_full_evaluation(domain, fields_read, now):
+            if not self._needs_full_evaluation(domain, fields_read):
                 changed_ids = self.env["lead.scoring.change"]._taken_ids(
                     self.model_id.target, fields_read | set(ALWAYS_WATCHED)
                 )
@@ -396,7 +442,7 @@ class LeadScoringRule(models.Model):
             self.write({"evaluated_domain": repr(domain), "date_full_evaluation": now})
         return closed, opened, changed_ids
 
-    def _needs_full_evaluation(self, domain, fields_read, now):
+    def _needs_full_evaluation(self, domain, fields_read):
         """Whether the rule must be evaluated on every record this run.
 
         Evaluating only the records changed since the last run gives the same
@@ -409,7 +455,6 @@ class LeadScoringRule(models.Model):
         return (
             self.env.context.get("lead_scoring_full_evaluation")
             or not self.date_full_evaluation
-            or self.date_full_evaluation + FULL_EVALUATION_INTERVAL <= now
             or self.evaluated_domain != repr(domain)
             or fields_read is None
         )

@@ -1,6 +1,43 @@
+import inspect
+from contextlib import contextmanager
+from typing import NamedTuple
+from unittest.mock import patch
+
 from odoo.tests import HttpCase, TransactionCase, new_test_user
 
 from odoo.addons.base.tests.common import DISABLED_MAIL_CONTEXT
+
+
+class RuleStatement(NamedTuple):
+    """One rule diff statement: its rules, the records it evaluated (None:
+    every record) and its id range (None: every id)."""
+
+    rules: object
+    changed_ids: list | None
+    id_range: tuple | None
+
+    @property
+    def is_safety_net(self):
+        return self.changed_ids is None and self.id_range is not None
+
+
+@contextmanager
+def watch_rule_statements(env):
+    """Collect the rule diff statements sent in the block (``RuleStatement``)."""
+    rule_class = type(env["lead.scoring.rule"])
+    signature = inspect.signature(rule_class._diff_sql)
+    statements = []
+    with patch.object(
+        rule_class, "_diff_sql", autospec=True, side_effect=rule_class._diff_sql
+    ) as diff_sql:
+        yield statements
+    for call in diff_sql.call_args_list:
+        arguments = signature.bind(*call.args, **call.kwargs).arguments
+        statements.append(
+            RuleStatement(
+                arguments["self"], arguments.get("changed_ids"), arguments.get("id_range")
+            )
+        )
 
 
 class LeadScoringFixtures:

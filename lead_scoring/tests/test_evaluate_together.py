@@ -1,10 +1,11 @@
 from unittest.mock import patch
 
+import psycopg2
 from freezegun import freeze_time
 
 from odoo.tools import SQL, mute_logger
 
-from .common import LeadScoringCase
+from .common import LeadScoringCase, watch_rule_statements
 
 TWO_DAYS = {"expire_after": 2, "expire_unit": "days"}
 RULES = [
@@ -47,25 +48,29 @@ class TestEvaluateTogether(LeadScoringCase):
 
     def recompute_watching(self, full=False):
         """Recompute; return the rules of each statement diffing several rules,
-        and the rule and the records (None: all) of each one-rule statement."""
-        with patch.object(
-            self.rule_class, "_diff_sql", autospec=True, side_effect=self.rule_class._diff_sql
-        ) as statement:
+        and the rule and the records (None: all) of each one-rule statement,
+        but the safety net's."""
+        with watch_rule_statements(self.env) as statements:
             if full:
                 self.profiel._recompute_scores(full=True)
             else:
                 self.recompute()
-        calls = [call.args for call in statement.call_args_list]
+        statements = [s for s in statements if not s.is_safety_net]
         return (
-            [args[0] for args in calls if len(args[0]) > 1],
-            {args[0].name: args[3] for args in calls if len(args[0]) == 1},
+            [s.rules for s in statements if len(s.rules) > 1],
+            {s.rules.name: s.changed_ids for s in statements if len(s.rules) == 1},
         )
 
     def rule_by_rule(self, full=False):
         """Recompute with one statement per rule, the ledger and scores it leaves."""
+        evaluation_groups = self.rule_class._evaluation_groups
+
+        def full_ones_alone(rules, needs, full):
+            return [] if full else evaluation_groups(rules, needs, full)
+
         with (
             self.env.cr.savepoint() as savepoint,
-            patch.object(self.rule_class, "_full_evaluation_groups", return_value=[]),
+            patch.object(self.rule_class, "_evaluation_groups", full_ones_alone),
         ):
             self.profiel._recompute_scores(full=full) if full else self.recompute()
             result = self.ledger(), self.scores()
@@ -160,3 +165,26 @@ class TestEvaluateTogether(LeadScoringCase):
         self.assertIn("skipped", "".join(logs.output))
         self.assertEqual(self.scores(), [46.0, 8.0, 0.0, 5.0], "the five others scored")
         self.assertFalse(broken.date_full_evaluation, "evaluated in full once it works again")
+
+    def test_the_safety_net_falls_back_to_one_rule_at_a_time(self):
+        self.recompute()
+        self.env.cr.execute(
+            SQL("UPDATE res_partner SET country_id = %s WHERE id = %s", self.nl.id, self.bram.id)
+        )
+        self.env.invalidate_all()
+        # The last run of the pass's day: its slice is every record left.
+        self.profiel.write(
+            {"date_safety_net": "2026-05-31 08:30:00", "safety_net_id": 0},
+        )
+        diff_sql = self.rule_class._diff_sql
+
+        def together_fails(rules, domains, now, changed_ids=None, id_range=None):
+            if len(rules) > 1:
+                raise psycopg2.ProgrammingError("a domain that fails in the database")
+            return diff_sql(rules, domains, now, changed_ids, id_range)
+
+        with patch.object(self.rule_class, "_diff_sql", together_fails):
+            self.recompute()
+        self.assertEqual(
+            self.score_of(self.profiel, self.bram), 28.0, "Dutch since an SQL update: NL, not US"
+        )

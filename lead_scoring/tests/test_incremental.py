@@ -1,3 +1,5 @@
+import math
+from datetime import timedelta
 from unittest.mock import patch
 
 from freezegun import freeze_time
@@ -10,7 +12,7 @@ from odoo.addons.lead_scoring import engine as lead_scoring_engine
 from odoo.addons.lead_scoring.engine import Recompute
 from odoo.addons.lead_scoring.models.lead_scoring_rule import is_watched
 
-from .common import LeadScoringCase
+from .common import LeadScoringCase, watch_rule_statements
 
 
 @tagged("post_install", "-at_install")
@@ -46,19 +48,32 @@ class TestIncrementalRecompute(LeadScoringCase):
 
     def recompute_and_watch_rules(self):
         """Run the cron; return each rule statement it sent as (rules, ids of
-        the records it evaluated, None for every record)."""
-        rule_class = type(self.profiel.rule_ids)
-        with patch.object(
-            rule_class,
-            "_diff_sql",
-            autospec=True,
-            side_effect=rule_class._diff_sql,
-        ) as statement:
+        the records it evaluated, None for every record), but the safety net's."""
+        with watch_rule_statements(self.env) as statements:
             self.recompute()
-        return [(call.args[0], call.args[3]) for call in statement.call_args_list]
+        return [(s.rules, s.changed_ids) for s in statements if not s.is_safety_net]
 
     def traceable(self, domain):
         return self.profiel.rule_ids._fields_read(domain) is not None
+
+    def hourly_runs(self, start, count):
+        """Run the cron ``count`` times an hour apart from ``start``; return
+        the id range of each run's safety net statement (None: none)."""
+        ranges = []
+        for hour in range(count):
+            with (
+                freeze_time(start + timedelta(hours=hour)),
+                watch_rule_statements(self.env) as statements,
+            ):
+                self.recompute()
+            nets = [s.id_range for s in statements if s.is_safety_net]
+            self.assertLessEqual(len(nets), 1, "one safety net statement a run")
+            ranges.append(nets[0] if nets else None)
+        return ranges
+
+    def last_partner_id(self):
+        self.env.cr.execute("SELECT max(id) FROM res_partner")
+        return self.env.cr.fetchone()[0]
 
     @freeze_time("2026-06-01 08:00")
     def test_cron_evaluates_the_saved_records_and_daily_all(self):
@@ -69,15 +84,49 @@ class TestIncrementalRecompute(LeadScoringCase):
         self.carl.country_id = self.nl
         self.anna.function = "Inkoper"  # no rule reads it: nothing to re-evaluate
         self.assertEqual(self.queued_ids(), [self.carl.id])
-        self.recompute()
+        with watch_rule_statements(self.env) as statements:
+            self.recompute()
         self.assertEqual(self.scores(), [20.0, 0.0, 20.0], "only Carl was saved")
         self.assertFalse(self.queued_ids(), "the run used up the changes")
-        with freeze_time("2026-06-02 08:00"):
-            self.recompute()
-        self.assertEqual(self.scores(), [0.0, 20.0, 20.0], "the daily full evaluation")
+        # The safety net evaluates the first slice of the day's pass (1 of 24
+        # runs left, the cron runs hourly), which Anna and Bram are not in.
+        (net,) = [s.id_range for s in statements if s.is_safety_net]
+        self.assertEqual(net, (1, math.ceil(self.last_partner_id() / 24) + 1))
+        self.assertGreater(self.anna.id, net[1])
+        # Within the day, every record is evaluated again: Anna and Bram too.
+        first = fields.Datetime.now() + timedelta(hours=1)
+        ranges = self.hourly_runs(first, 23)
+        self.assertEqual(self.scores(), [0.0, 20.0, 20.0], "the day's pass found them")
+        done = [id_range for id_range in ranges if id_range]
         self.assertEqual(
-            self.profiel.rule_ids.date_full_evaluation, fields.Datetime.now().replace(day=2)
+            [net[1], *(high for _low, high in done[:-1])],
+            [low for low, _high in done],
+            "the slices follow each other",
         )
+        self.assertEqual(done[-1][1], self.last_partner_id() + 1, "up to the last record")
+        self.assertEqual(
+            self.profiel.rule_ids.date_full_evaluation,
+            fields.Datetime.now(),
+            "the slices are no full evaluation",
+        )
+        # The pass is done: no safety net until a day after it started.
+        self.assertEqual(self.hourly_runs(first + timedelta(hours=22, minutes=30), 1), [None])
+        self.assertIsNotNone(self.hourly_runs(first + timedelta(hours=23), 1)[0])
+
+    @freeze_time("2026-06-01 08:00")
+    def test_safety_net_takes_the_rest_when_runs_were_missed(self):
+        self.recompute()
+        self.recompute()  # the pass starts: a 24th of the records
+        self.set_country_by_sql(self.bram, self.nl)
+        later = fields.Datetime.now() + timedelta(hours=23, minutes=30)
+        (net,) = self.hourly_runs(later, 1)
+        self.assertEqual(net[1], self.last_partner_id() + 1, "the last run of the day: the rest")
+        self.assertEqual(self.scores(), [20.0, 20.0, 0.0])
+        self.env.ref("lead_scoring.ir_cron_recompute_scores").active = False
+        self.set_country_by_sql(self.carl, self.nl)
+        (net,) = self.hourly_runs(later + timedelta(days=1), 1)
+        self.assertEqual(net, (1, self.last_partner_id() + 1), "no scheduled run: all at once")
+        self.assertEqual(self.scores(), [20.0, 20.0, 20.0])
 
     @freeze_time("2026-06-01 08:00")
     def test_recompute_now_evaluates_every_record(self):
@@ -237,13 +286,12 @@ class TestIncrementalRecompute(LeadScoringCase):
     def test_no_changes_no_rule_statement(self):
         self.recompute()
         self.recompute()  # caches warm, as in a running worker
-        rule_class = type(self.profiel.rule_ids)
-        with (
-            patch.object(rule_class, "_diff_sql", autospec=True) as rule_statement,
-            self.assertQueryCount(15),
-        ):
+        # 15 for the run, 7 for the safety net's slice (range, schedule, mark, diff).
+        with watch_rule_statements(self.env) as statements, self.assertQueryCount(22):
             self.recompute()
-        self.assertFalse(rule_statement.called)
+        self.assertEqual(
+            [s.is_safety_net for s in statements], [True], "the safety net's slice only"
+        )
         self.bram.country_id = self.nl
         self.recompute()
         self.assertEqual(self.bram.contact_score, 20.0)
