@@ -140,8 +140,14 @@ def decayed_points_sql(scoring_model, now):
     )
 
 
-def live_totals_sql(scoring_model, now, target_ids=None, extra_lines=None, id_range=None):
-    """``(target_id, total)``: the sum of each scored record's live lines.
+def score_totals_sql(scoring_model, now, target_ids=None, extra_lines=None, id_range=None):
+    """``(target_id, total, rollup)``: for each record with live lines or a
+    score row, the sum of its live lines and the roll-up kept on its score row.
+
+    One aggregate over the lines and the score rows, not joins between them:
+    its plan stays linear when the statistics of a ledger just filled are
+    stale (a nested loop over live lines "known" to be three made the first
+    refresh of 40,000 company scores take 107 s instead of 2).
 
     :param target_ids: only these records (default: every record of the model)
     :param id_range: only the records of this id range (see ``id_range_sql``)
@@ -152,23 +158,31 @@ def live_totals_sql(scoring_model, now, target_ids=None, extra_lines=None, id_ra
     column = SQL.identifier(scoring_model._target().column)
     return SQL(
         """
-        SELECT target_id, SUM(value) AS total FROM (
-            SELECT p.%(column)s AS target_id, %(value)s AS value
+        SELECT target_id, SUM(value) AS total, SUM(rollup) AS rollup FROM (
+            SELECT p.%(column)s AS target_id, %(value)s AS value, NULL::float8 AS rollup
               FROM lead_scoring_point p
              WHERE p.model_id = %(model)s AND p.closed_date IS NULL
-               AND (p.expire_date IS NULL OR p.expire_date > %(now)s) %(restrict)s %(range)s
+               AND (p.expire_date IS NULL OR p.expire_date > %(now)s) %(restrict_lines)s
+               %(range_lines)s
              UNION ALL
-            %(extra_lines)s
-        ) lines
+            SELECT extra.target_id, extra.points, NULL::float8
+              FROM (%(extra_lines)s) extra(target_id, points)
+             UNION ALL
+            SELECT s.%(column)s, 0.0, s.rollup_score
+              FROM lead_scoring_score s
+             WHERE s.model_id = %(model)s %(restrict_scores)s %(range_scores)s
+        ) rows
          GROUP BY target_id
         """,
         column=column,
         value=decayed_points_sql(scoring_model, now),
         model=scoring_model.id,
         now=now,
-        restrict=restrict_sql(SQL("p.%s", column), target_ids),
-        range=id_range_sql(SQL("p.%s", column), id_range),
         extra_lines=extra_lines or SQL("SELECT NULL::int, NULL::float8 WHERE FALSE"),
+        restrict_lines=restrict_sql(SQL("p.%s", column), target_ids),
+        restrict_scores=restrict_sql(SQL("s.%s", column), target_ids),
+        range_lines=id_range_sql(SQL("p.%s", column), id_range),
+        range_scores=id_range_sql(SQL("s.%s", column), id_range),
     )
 
 
@@ -320,18 +334,11 @@ def refresh_scores_sql(scoring_model, now, target_ids=None, new_lines=None, id_r
     :param id_range: only the records of this id range (see ``id_range_sql``)
     """
     column = SQL.identifier(scoring_model._target().column)
-    own_points = SQL("COALESCE(live.total, 0.0)")
-    rollup_join = SQL()
+    own_points = SQL("COALESCE(totals.total, 0.0)")
     if scoring_model.rollup != "none":
         # A company's score: its own points plus the roll-up of its contacts
         # (kept on its score row by ``rollup_sql``).
-        own_points = SQL("%s + COALESCE(kept.rollup_score, 0.0)", own_points)
-        rollup_join = SQL(
-            "LEFT JOIN lead_scoring_score kept"
-            " ON kept.model_id = %s AND kept.%s = candidate.target_id",
-            scoring_model.id,
-            column,
-        )
+        own_points = SQL("%s + COALESCE(totals.rollup, 0.0)", own_points)
     computed_score = model_clamp_sql(scoring_model, own_points)
     return SQL(
         """
@@ -340,16 +347,9 @@ def refresh_scores_sql(scoring_model, now, target_ids=None, new_lines=None, id_r
             UPDATE lead_scoring_point p SET is_live = FALSE
              WHERE p.model_id = %(model)s AND p.closed_date IS NULL AND p.is_live
                AND p.expire_date <= %(now)s %(restrict_lines)s %(range_lines)s
-        ), live AS (%(live)s),
-        candidate AS (
-            SELECT target_id FROM live
-             UNION
-            SELECT s.%(column)s FROM lead_scoring_score s
-             WHERE s.model_id = %(model)s %(restrict_scores)s %(range_scores)s
         ), computed AS (
-            SELECT candidate.target_id, ROUND((%(score)s)::numeric, 4)::float8 AS score
-              FROM candidate LEFT JOIN live ON live.target_id = candidate.target_id
-              %(rollup_join)s
+            SELECT totals.target_id, ROUND((%(score)s)::numeric, 4)::float8 AS score
+              FROM (%(totals)s) totals
         )
         INSERT INTO lead_scoring_score AS s (
             model_id, %(column)s, score, band_id, win_probability, date_last_change)
@@ -371,7 +371,7 @@ def refresh_scores_sql(scoring_model, now, target_ids=None, new_lines=None, id_r
         model=scoring_model.id,
         now=now,
         new_lines=new_lines or SQL("SELECT NULL::int, NULL::float8 WHERE FALSE"),
-        live=live_totals_sql(
+        totals=score_totals_sql(
             scoring_model,
             now,
             target_ids,
@@ -379,13 +379,10 @@ def refresh_scores_sql(scoring_model, now, target_ids=None, new_lines=None, id_r
             id_range=id_range,
         ),
         score=computed_score,
-        rollup_join=rollup_join,
         band=band_sql(scoring_model.id, SQL("computed.score")),
         win=win_probability_sql(scoring_model, SQL("computed.score")),
         restrict_lines=restrict_sql(SQL("p.%s", column), target_ids),
-        restrict_scores=restrict_sql(SQL("s.%s", column), target_ids),
         range_lines=id_range_sql(SQL("p.%s", column), id_range),
-        range_scores=id_range_sql(SQL("s.%s", column), id_range),
     )
 
 
