@@ -651,11 +651,6 @@ def prepare_references(bench):
     env = bench.env
     # No cron worker of another Odoo process may run jobs in this database mid-measure.
     env["ir.cron"].search([]).write({"active": False})
-    # The engine's own schedule stays on, never due: the daily safety net
-    # spreads its pass over the runs of the day that the schedule says.
-    env.ref("lead_scoring.ir_cron_recompute_scores").write(
-        {"active": True, "nextcall": datetime(2100, 1, 1)}
-    )
     partner_tags = env["res.partner.category"].create([{"name": n} for n, _ in PARTNER_TAGS])
     crm_tags = env["crm.tag"].create([{"name": n} for n, _ in CRM_TAGS])
     codes = [c[0] for c in COUNTRIES if c[0]]
@@ -1020,14 +1015,18 @@ def recompute(bench, name, note="", analyze=True, full=False):
 
 
 def turn_the_day(bench):
-    """Put the rules and scoring models where the cron's first run of a new
-    day finds them: every rule last evaluated on every record a day ago, the
-    relative dates of the rules' domains as they were yesterday (the day
-    turned since), and the daily safety net's pass a day old (a new one starts).
-    """
+    """Put the rules and scoring models where the cron's first run after
+    midnight finds them at its busiest: the relative dates of the rules'
+    domains as they were yesterday (the day turned since) and a slice of the
+    daily safety net due (its pass started 4 hours ago)."""
+    # Importable once the registry has set up the addons path.
+    from odoo.addons.lead_scoring.engine import (  # noqa: PLC0415
+        FULL_EVALUATION_INTERVAL,
+        SAFETY_NET_SLICES,
+    )
+
     rules = bench.env["lead.scoring.rule"].search([])
-    yesterday = fields.Datetime.now() - timedelta(days=1)
-    with freeze_time(yesterday):
+    with freeze_time(fields.Datetime.now() - timedelta(days=1)):
         old_domains = {rule.id: repr(rule._match_domain()) for rule in rules}
     rules.flush_model()
     for rule in rules:
@@ -1040,11 +1039,10 @@ def turn_the_day(bench):
                 )
             )
     bench.cr.execute(
-        "UPDATE lead_scoring_rule"
-        " SET date_full_evaluation = date_full_evaluation - interval '1 day'"
-    )
-    bench.cr.execute(
-        "UPDATE lead_scoring_model SET date_safety_net = date_safety_net - interval '1 day'"
+        SQL(
+            "UPDATE lead_scoring_model SET date_safety_net = %s, safety_net_id = 0",
+            fields.Datetime.now() - FULL_EVALUATION_INTERVAL / SAFETY_NET_SLICES,
+        )
     )
     bench.cr.commit()
     bench.env.invalidate_all()

@@ -32,9 +32,10 @@ FULL_EVALUATION_SHARE = 0.2
 
 # Every record is evaluated again by every rule about this often, even a rule
 # evaluated on changed records only: a safety net for data changed behind the
-# ORM's back (SQL imports). Spread over the day's runs
-# (``lead.scoring.model._safety_net_range``).
+# ORM's back (SQL imports). Spread over the interval in this many slices of
+# ids, one due at a time (``lead.scoring.model._safety_net_range``).
 FULL_EVALUATION_INTERVAL = timedelta(days=1)
+SAFETY_NET_SLICES = 6
 
 # Contact fields a roll-up depends on besides its contacts' scores, and how
 # many levels of companies of companies it follows.

@@ -2,8 +2,6 @@ import logging
 import math
 from datetime import timedelta
 
-from dateutil.relativedelta import relativedelta
-
 from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
@@ -13,6 +11,7 @@ from .. import lab_math
 from ..domains import domain_error, is_empty, parse_domain
 from ..engine import (
     FULL_EVALUATION_INTERVAL,
+    SAFETY_NET_SLICES,
     Recompute,
     find_targets,
     model_clamp_sql,
@@ -127,8 +126,8 @@ class LeadScoringModel(models.Model):
         readonly=True,
         copy=False,
         help="Technical: when the current pass of the daily safety net started. "
-        "Each scheduled run evaluates the rules again on the next slice of the "
-        "records, so that every record is evaluated again within a day of it.",
+        "The rules are evaluated again on a sixth of the records every 4 hours "
+        "after it, so that every record is evaluated again within a day.",
     )
     safety_net_id = fields.Integer(
         "Safety Net Reached Id",
@@ -554,53 +553,49 @@ class LeadScoringModel(models.Model):
         """The id range ``(low, high)`` of the records this run evaluates again
         for the daily safety net (see ``lead.scoring.rule._evaluate``), or None.
 
-        A pass starts at most once a day and is spread over the scheduled runs
-        left until a day after its start: a run never pays for the whole
-        table, yet every record is evaluated again within about a day. When
-        runs were missed, the last run before the day is over takes the rest.
+        A pass covers the ids in ``SAFETY_NET_SLICES`` slices, one due every
+        day / slices after the pass started (every 4 hours): no run pays for
+        the whole table, and since a slice's scans of related tables (a
+        customer's country, tags) cost the same whatever its size, a few
+        slices cost less than one per run. Slices due meanwhile (runs missed,
+        a daily schedule) are taken together; the last completes the pass and
+        starts the next.
         """
         self.ensure_one()
         start, reached = self.date_safety_net, self.safety_net_id
-        if not start or start + FULL_EVALUATION_INTERVAL <= now:
-            start, reached = now, 0
-        records = self._target_records()
-        self.env.cr.execute(SQL("SELECT max(id) FROM %s", SQL.identifier(records._table)))
+        if not start:
+            # The rules were just evaluated in full: the first pass starts now.
+            self._mark_safety_net(now, 0)
+            return None
+        due = min(SAFETY_NET_SLICES, (now - start) * SAFETY_NET_SLICES // FULL_EVALUATION_INTERVAL)
+        if due <= 0:
+            return None
+        self.env.cr.execute(
+            SQL("SELECT max(id) FROM %s", SQL.identifier(self._target_records()._table))
+        )
         last_id = self.env.cr.fetchone()[0] or 0
-        if reached >= last_id:
-            return None  # this pass is done: the next starts a day after it
-        runs_left = max(1, (start + FULL_EVALUATION_INTERVAL - now) // self._run_interval())
-        high = reached + math.ceil((last_id - reached) / runs_left)
-        # In SQL: a technical mark, which no one tracks or watches.
+        if due == SAFETY_NET_SLICES:
+            self._mark_safety_net(now, 0)
+            return (reached + 1, last_id + 1) if reached < last_id else None
+        high = math.ceil(last_id * due / SAFETY_NET_SLICES)
+        if high <= reached:
+            return None
+        self._mark_safety_net(start, high)
+        return reached + 1, high + 1
+
+    def _mark_safety_net(self, start, reached):
+        """Record where the safety net's pass is; in SQL: a technical mark
+        that no one tracks or watches."""
         self.env.cr.execute(
             SQL(
                 "UPDATE lead_scoring_model SET date_safety_net = %s, safety_net_id = %s"
                 " WHERE id = %s",
                 start,
-                high,
+                reached,
                 self.id,
             )
         )
         self.invalidate_recordset(["date_safety_net", "safety_net_id"])
-        return reached + 1, high + 1
-
-    @api.model
-    def _run_interval(self):
-        """The time between two scheduled runs (a day when the cron is off)."""
-        cron_id = self.env["ir.model.data"]._xmlid_to_res_id(
-            "lead_scoring.ir_cron_recompute_scores", raise_if_not_found=False
-        )
-        self.env.cr.execute(
-            SQL(
-                "SELECT interval_number, interval_type FROM ir_cron WHERE id = %s AND active",
-                cron_id or None,
-            )
-        )
-        row = self.env.cr.fetchone()
-        if not row:
-            return FULL_EVALUATION_INTERVAL
-        now = fields.Datetime.now()
-        interval = now + relativedelta(**{row[1]: row[0]}) - now
-        return max(interval, timedelta(minutes=1))
 
     @api.model
     def _mark_scores_dirty(self, model_ids):

@@ -172,10 +172,8 @@ class TestEvaluateTogether(LeadScoringCase):
             SQL("UPDATE res_partner SET country_id = %s WHERE id = %s", self.nl.id, self.bram.id)
         )
         self.env.invalidate_all()
-        # The last run of the pass's day: its slice is every record left.
-        self.profiel.write(
-            {"date_safety_net": "2026-05-31 08:30:00", "safety_net_id": 0},
-        )
+        # A pass started a day ago: every record left is due.
+        self.profiel.write({"date_safety_net": "2026-05-31 08:00:00", "safety_net_id": 0})
         diff_sql = self.rule_class._diff_sql
 
         def together_fails(rules, domains, now, changed_ids=None, id_range=None):

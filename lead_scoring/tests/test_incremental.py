@@ -84,49 +84,42 @@ class TestIncrementalRecompute(LeadScoringCase):
         self.carl.country_id = self.nl
         self.anna.function = "Inkoper"  # no rule reads it: nothing to re-evaluate
         self.assertEqual(self.queued_ids(), [self.carl.id])
-        with watch_rule_statements(self.env) as statements:
-            self.recompute()
+        self.assertEqual(self.hourly_runs(fields.Datetime.now(), 1), [None])
         self.assertEqual(self.scores(), [20.0, 0.0, 20.0], "only Carl was saved")
         self.assertFalse(self.queued_ids(), "the run used up the changes")
-        # The safety net evaluates the first slice of the day's pass (1 of 24
-        # runs left, the cron runs hourly), which Anna and Bram are not in.
-        (net,) = [s.id_range for s in statements if s.is_safety_net]
-        self.assertEqual(net, (1, math.ceil(self.last_partner_id() / 24) + 1))
-        self.assertGreater(self.anna.id, net[1])
-        # Within the day, every record is evaluated again: Anna and Bram too.
-        first = fields.Datetime.now() + timedelta(hours=1)
-        ranges = self.hourly_runs(first, 23)
+        # The safety net's pass started with that run: a sixth of the records
+        # every 4 hours, in order, up to the last one within the day.
+        ranges = self.hourly_runs(fields.Datetime.now() + timedelta(hours=1), 24)
         self.assertEqual(self.scores(), [0.0, 20.0, 20.0], "the day's pass found them")
-        done = [id_range for id_range in ranges if id_range]
+        hours = [hour for hour, id_range in enumerate(ranges, 9) if id_range]
+        self.assertEqual(hours, [12, 16, 20, 24, 28, 32])
+        slices = [id_range for id_range in ranges if id_range]
+        self.assertEqual(slices[0][0], 1)
+        self.assertEqual([low for low, _high in slices[1:]], [high for _low, high in slices[:-1]])
+        self.assertEqual(slices[-1][1], self.last_partner_id() + 1)
         self.assertEqual(
-            [net[1], *(high for _low, high in done[:-1])],
-            [low for low, _high in done],
-            "the slices follow each other",
+            slices[0][1], math.ceil(self.last_partner_id() / 6) + 1, "a sixth of the ids"
         )
-        self.assertEqual(done[-1][1], self.last_partner_id() + 1, "up to the last record")
         self.assertEqual(
             self.profiel.rule_ids.date_full_evaluation,
             fields.Datetime.now(),
             "the slices are no full evaluation",
         )
-        # The pass is done: no safety net until a day after it started.
-        self.assertEqual(self.hourly_runs(first + timedelta(hours=22, minutes=30), 1), [None])
-        self.assertIsNotNone(self.hourly_runs(first + timedelta(hours=23), 1)[0])
 
     @freeze_time("2026-06-01 08:00")
     def test_safety_net_takes_the_rest_when_runs_were_missed(self):
         self.recompute()
-        self.recompute()  # the pass starts: a 24th of the records
+        self.recompute()  # the pass starts
         self.set_country_by_sql(self.bram, self.nl)
-        later = fields.Datetime.now() + timedelta(hours=23, minutes=30)
-        (net,) = self.hourly_runs(later, 1)
-        self.assertEqual(net[1], self.last_partner_id() + 1, "the last run of the day: the rest")
+        later = fields.Datetime.now() + timedelta(days=2)
+        ranges = self.hourly_runs(later, 5)
+        last_id = self.last_partner_id()
+        self.assertEqual(
+            ranges,
+            [(1, last_id + 1), None, None, None, (1, math.ceil(last_id / 6) + 1)],
+            "all that is due at once; then the next pass, a sixth 4 hours later",
+        )
         self.assertEqual(self.scores(), [20.0, 20.0, 0.0])
-        self.env.ref("lead_scoring.ir_cron_recompute_scores").active = False
-        self.set_country_by_sql(self.carl, self.nl)
-        (net,) = self.hourly_runs(later + timedelta(days=1), 1)
-        self.assertEqual(net, (1, self.last_partner_id() + 1), "no scheduled run: all at once")
-        self.assertEqual(self.scores(), [20.0, 20.0, 20.0])
 
     @freeze_time("2026-06-01 08:00")
     def test_recompute_now_evaluates_every_record(self):
@@ -286,12 +279,9 @@ class TestIncrementalRecompute(LeadScoringCase):
     def test_no_changes_no_rule_statement(self):
         self.recompute()
         self.recompute()  # caches warm, as in a running worker
-        # 15 for the run, 7 for the safety net's slice (range, schedule, mark, diff).
-        with watch_rule_statements(self.env) as statements, self.assertQueryCount(22):
+        with watch_rule_statements(self.env) as statements, self.assertQueryCount(16):
             self.recompute()
-        self.assertEqual(
-            [s.is_safety_net for s in statements], [True], "the safety net's slice only"
-        )
+        self.assertFalse(statements, "no safety net slice is due either")
         self.bram.country_id = self.nl
         self.recompute()
         self.assertEqual(self.bram.contact_score, 20.0)
