@@ -285,7 +285,7 @@ class LeadScoringRule(models.Model):
             (``date_full_evaluation``, ``evaluated_domain``): a part that
             fails clears ``evaluated_domain`` so that it cannot.
         """
-        needs = self._evaluation_needs(now, id_range)
+        needs = self._evaluation_needs(id_range)
         alone = self
         for rules, domains in self._evaluation_groups(needs, full=True):
             if rules._evaluate_together(domains, now, id_range):
@@ -317,7 +317,7 @@ class LeadScoringRule(models.Model):
             for rules, domains in self._evaluation_groups(needs, full=False):
                 rules._evaluate_safety_net(domains, now)
 
-    def _evaluation_needs(self, now, id_range=None):
+    def _evaluation_needs(self, id_range=None):
         """``{rule: (match domain, evaluated on every record)}`` for this run,
         of the rules whose domain can be built (``_evaluate_one`` logs the others)."""
         needs = {}
@@ -360,11 +360,8 @@ class LeadScoringRule(models.Model):
         """
         if not all(rule.date_full_evaluation for rule in self):
             self.model_id._mark_scores_dirty(self.model_id.ids)
-        try:
-            with self.env.cr.savepoint(flush=False):
-                self.env.cr.execute(self._diff_sql(domains, now, id_range=id_range))
-                closed, opened = self.env.cr.fetchone()
-        except DOMAIN_ERRORS:
+        counts = self._diff_together(domains, now, id_range)
+        if counts is None:
             _logger.info(
                 "Lead scoring: rules %s cannot be evaluated together, one by one instead",
                 self.ids,
@@ -374,10 +371,9 @@ class LeadScoringRule(models.Model):
             for rule in self:
                 rule.write({"evaluated_domain": repr(domains[rule]), "date_full_evaluation": now})
         _logger.debug(
-            "Lead scoring: rules %s evaluated together opened %d and closed %d lines",
+            "Lead scoring: rules %s evaluated together closed %d and opened %d lines",
             self.ids,
-            opened,
-            closed,
+            *counts,
         )
         return True
 
@@ -386,23 +382,19 @@ class LeadScoringRule(models.Model):
         records only) again on every record of the slice the model's daily
         safety net is at (``lead.scoring.model._safety_net_range``): what
         changed behind the ORM's back (an SQL import) is scored within a day.
+        When they fail together, each rule alone: the broken one is skipped
+        (its own evaluation logs it).
 
         :param domains: ``{rule: its match domain}``
         """
         id_range = self.model_id._safety_net_range(now)
-        if id_range and not self._diff_safety_net(domains, now, id_range) and len(self) > 1:
-            for rule in self:
-                rule._diff_safety_net({rule: domains[rule]}, now, id_range)
-
-    def _diff_safety_net(self, domains, now, id_range):
-        """One diff of ``_evaluate_safety_net``; False when a domain fails in
-        the database (the rule's own evaluation logs it)."""
-        try:
-            with self.env.cr.savepoint(flush=False):
-                self.env.cr.execute(self._diff_sql(domains, now, id_range=id_range))
-                closed, opened = self.env.cr.fetchone()
-        except DOMAIN_ERRORS:
-            return False
+        if not id_range:
+            return
+        results = [self._diff_together(domains, now, id_range)]
+        if results[0] is None and len(self) > 1:
+            results = [rule._diff_together({rule: domains[rule]}, now, id_range) for rule in self]
+        closed = sum(counts[0] for counts in results if counts)
+        opened = sum(counts[1] for counts in results if counts)
         if closed or opened:
             _logger.info(
                 "Lead scoring: the safety net of rules %s opened %d and closed %d lines "
@@ -413,7 +405,17 @@ class LeadScoringRule(models.Model):
                 id_range[0],
                 id_range[1] - 1,
             )
-        return True
+
+    def _diff_together(self, domains, now, id_range=None):
+        """Run the diff statement of these rules (``_diff_sql``, every record
+        of ``id_range``): ``(closed, opened)``, or None when a domain fails in
+        the database (the statement is rolled back)."""
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(self._diff_sql(domains, now, id_range=id_range))
+                return self.env.cr.fetchone()
+        except DOMAIN_ERRORS:
+            return None
 
     def _evaluate_one(self, now, id_range=None):
         """:return: ``(closed, opened, evaluated ids or None for all)``, or
