@@ -25,7 +25,6 @@ and the data as they are, running a job again gives the same result.
 from odoo.tools import SQL
 
 from odoo.addons.lead_scoring.engine import Recompute, registered_targets
-from odoo.addons.lead_scoring.models.lead_scoring_rule import DOMAIN_ERRORS
 from odoo.addons.queue_job.delay import group
 
 CHANNEL = "root.lead_scoring"
@@ -131,13 +130,10 @@ class RecomputeGraph:
         records changed since the last run is not (they are few)."""
         split = self.env["lead.scoring.rule"]
         rules = scoring_model.rule_ids.filtered("active")
-        for rule in rules:
-            try:
-                domain = rule._match_domain()
-                if not rule._needs_full_evaluation(domain, rule._fields_read(domain)):
-                    continue
-            except DOMAIN_ERRORS:
-                continue  # the rule job logs it and skips it, as the engine does
+        # A rule whose domain cannot be built is left out: its job logs and skips it.
+        for rule, (domain, full) in rules._evaluation_needs().items():
+            if not full:
+                continue
             split |= rule
             if not rule.date_full_evaluation:
                 # As ``_evaluate_one`` would, once, before the ranges run side by side.
