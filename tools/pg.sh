@@ -18,9 +18,12 @@ if ! PGPASSWORD=$PGPASSWORD psql -h 127.0.0.1 -U "$PGUSER" -d postgres -Atc 'sel
              ALTER ROLE \"$PGUSER\" LOGIN CREATEDB PASSWORD '$PGPASSWORD';
            END IF;
          END \$\$;"
+    # As the cluster's superuser over its socket: the PG* variables name the
+    # role being created, so they must not reach this psql.
+    admin_psql=(env -u PGUSER -u PGPASSWORD -u PGHOST -u PGPORT psql -X -q -v ON_ERROR_STOP=1 -d postgres)
     if [ "$(id -u)" = 0 ]; then
-        su postgres -c "psql -X -q -v ON_ERROR_STOP=1 -d postgres" <<<"$sql"
+        su postgres -c "${admin_psql[*]}" <<<"$sql"
     else
-        psql -X -q -v ON_ERROR_STOP=1 -d postgres <<<"$sql"
+        "${admin_psql[@]}" <<<"$sql"
     fi
 fi
