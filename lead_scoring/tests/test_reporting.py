@@ -147,7 +147,7 @@ class TestReporting(LeadScoringCase):
         self.env["ir.module.module"]._load_module_terms(["lead_scoring"], ["nl_NL"], overwrite=True)
         field = self.env["ir.model.fields"]._get("lead.scoring.model", "decay_half_life_days")
         self.assertEqual(
-            field.with_context(lang="nl_NL").field_description, "Verval (halfwaardetijd in dagen)"
+            field.with_context(lang="nl_NL").field_description, "Halfwaardetijd (dagen)"
         )
         menu = self.env.ref("lead_scoring.lead_scoring_config_menu")
         self.assertEqual(menu.with_context(lang="nl_NL").name, "Leadscoring")
