@@ -7,7 +7,6 @@ Odoo's ``auth="bearer"`` (whose refusals are HTML pages).
 The OpenAPI description is ``GET /lead_scoring/v1/openapi.json``.
 """
 
-import json
 import logging
 import re
 
@@ -15,6 +14,7 @@ from odoo import http
 from odoo.http import request
 from odoo.tools import file_open
 
+from ..api.payload import BodyError, check_size, parse_body
 from ..models.lead_scoring_api_event import MAX_EVENTS
 
 _logger = logging.getLogger(__name__)
@@ -96,12 +96,13 @@ def _authenticate():
 
 def _read_events(env):
     """``(events, None)`` from the JSON body, else ``(None, 400 response)``."""
+    httprequest = request.httprequest
     try:
-        body = json.loads(request.httprequest.get_data().decode("utf-8"))
-    except UnicodeDecodeError:
-        return None, _error(400, env._("The body must be JSON encoded in UTF-8."))
-    except ValueError as error:
-        return None, _error(400, env._("The body is not valid JSON: %(error)s", error=error))
+        # A body announced larger than the limit is refused before it is read.
+        check_size(httprequest.content_length)
+        body = parse_body(httprequest.get_data())
+    except BodyError as error:
+        return None, _error(400, _body_error_message(env, error))
     events = body.get("events") if isinstance(body, dict) else None
     if not isinstance(events, list):
         return None, _error(400, env._('The body must be an object with an "events" list.'))
@@ -115,3 +116,18 @@ def _read_events(env):
             ),
         )
     return events, None
+
+
+def _body_error_message(env, error):
+    if error.reason == "too_large":
+        return env._(
+            "The body is larger than %(max)s bytes: send fewer events per request.",
+            max=error.detail,
+        )
+    if error.reason == "encoding":
+        return env._("The body must be JSON encoded in UTF-8.")
+    if error.reason == "too_deep":
+        return env._(
+            "The body nests arrays or objects more than %(max)s levels deep.", max=error.detail
+        )
+    return env._("The body is not valid JSON: %(error)s", error=error.detail)

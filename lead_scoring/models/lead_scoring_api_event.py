@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from odoo import api, fields, models
 from odoo.tools import SQL, email_normalize
 
+from ..api.payload import echo, forbidden_character
 from ..engine import registered_targets
 from .lead_scoring_rule import expire_date_from
 
@@ -28,6 +29,8 @@ CLOCK_SKEW = timedelta(minutes=5)
 # Days an event id is remembered: a retry after that scores again.
 KEY_RETENTION_DAYS = 90
 STATUSES = ("scored", "duplicate", "skipped", "error")
+# Text members that may span lines (tabs and line breaks allowed).
+MULTILINE_MEMBERS = {"reason", "name"}
 # Largest id PostgreSQL's integer columns hold.
 MAX_RECORD_ID = 2**31 - 1
 
@@ -36,7 +39,7 @@ MAX_RECORD_ID = 2**31 - 1
 class Event:
     """One event of a request, from its JSON object to its answer."""
 
-    given_id: object = None  # the "id" as sent, echoed in the answer
+    given_id: object = None  # the "id" as sent (made JSON-safe), echoed in the answer
     key: str | None = None  # the valid id: the idempotency key
     type: str | None = None
     email: str | None = None  # normalized
@@ -151,7 +154,7 @@ class LeadScoringApiEvent(models.Model):
         if not isinstance(raw, dict):
             event.decide("error", self.env._("An event must be a JSON object."))
             return event
-        event.given_id = raw.get("id")
+        event.given_id = echo(raw.get("id"))
         error = (
             self._parse_texts(event, raw)
             or self._parse_target(event, raw)
@@ -172,6 +175,14 @@ class LeadScoringApiEvent(models.Model):
                 '"%(member)s" must be a text of 1 to %(max)s characters.',
                 member=member,
                 max=MAX_LENGTHS[member],
+            )
+        character = forbidden_character(value, multiline=member in MULTILINE_MEMBERS)
+        if character:
+            return self.env._(
+                '"%(member)s" contains the character %(character)s, which is not allowed '
+                "(control characters and invalid Unicode cannot be stored).",
+                member=member,
+                character=character,
             )
         return None
 

@@ -1,0 +1,1 @@
+"""The events API's request checks, in plain Python (no database)."""
