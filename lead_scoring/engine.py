@@ -414,10 +414,16 @@ def closed_opportunities_sql(date_from=None, date_to=None):
 
 
 def score_at_sql(model_id, record_match, moment):
-    """Scalar subquery: a record's score in a scoring model at a past
-    ``moment``, rebuilt from the ledger: the sum of its lines dated at or
-    before it that were neither closed nor expired by then (no decay; clamp
-    it with ``clamp_sql``).
+    """Scalar subquery: a record's score in a scoring model just before a
+    past ``moment`` (a closing), rebuilt from the ledger: the sum of its lines
+    dated before it that were still live then (no decay; clamp it with
+    ``clamp_sql``).
+
+    Lines dated at the moment or later are left out: points given when a deal
+    is won are a consequence of the outcome. Lines closed or expiring at the
+    moment or later still count: a lost deal is archived and leaves its
+    rules, which is the outcome too. Every judgement of a model on history
+    (conversion report, lab, model health, calibration, preview) uses this.
 
     :param model_id: an id, or SQL naming a column
     :param record_match: SQL condition on the ledger line ``p`` naming the record
@@ -427,9 +433,9 @@ def score_at_sql(model_id, record_match, moment):
         """(SELECT COALESCE(SUM(p.points), 0.0)
               FROM lead_scoring_point p
              WHERE p.model_id = %(model)s AND %(record)s
-               AND p.date <= %(moment)s
-               AND (p.closed_date IS NULL OR p.closed_date > %(moment)s)
-               AND (p.expire_date IS NULL OR p.expire_date > %(moment)s))""",
+               AND p.date < %(moment)s
+               AND (p.closed_date IS NULL OR p.closed_date >= %(moment)s)
+               AND (p.expire_date IS NULL OR p.expire_date >= %(moment)s))""",
         model=model_id,
         record=record_match,
         moment=moment,

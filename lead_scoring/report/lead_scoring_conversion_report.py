@@ -1,4 +1,4 @@
-from odoo import fields, models, tools
+from odoo import api, fields, models, tools
 from odoo.tools import SQL
 
 from ..engine import band_sql, clamp_sql, closed_opportunities_sql, score_at_sql
@@ -8,9 +8,12 @@ class LeadScoringConversionReport(models.Model):
     """Conversion by band: each closed opportunity with the band its score had
     when it closed, so a marketer sees whether "hot" really wins more than "cold".
 
-    The score at closing is rebuilt from the ledger (lines dated before the
-    close and neither closed nor expired by then), clamped like the live score;
-    decay is not applied.
+    The score at closing is the score just before the close, rebuilt from the
+    ledger (``engine.score_at_sql``), clamped like the live score; decay is not
+    applied. A scoring model lists only the deals it scores: a deal model its
+    segment's deals, a contact model the deals of customers in its segment.
+    The view holds each model's segment as SQL, so it is built again when a
+    model's segment, company, target or state changes (``_rebuild``).
     """
 
     _name = "lead.scoring.conversion.report"
@@ -46,6 +49,7 @@ class LeadScoringConversionReport(models.Model):
                     ON m.active AND m.target IN (%(contact)s, %(deal)s)
                    AND (m.company_id IS NULL OR m.company_id = c.company_id)
                    AND (m.target = %(deal)s OR c.partner_id IS NOT NULL)
+                 WHERE %(in_segment)s
             ), clamped AS (
                 SELECT scored.*, %(score_at_close)s AS score_at_close FROM scored
             )
@@ -77,7 +81,56 @@ class LeadScoringConversionReport(models.Model):
                 SQL("CASE WHEN use_max_score THEN max_score END"),
             ),
             band=band_sql(SQL("c.model_id"), SQL("c.score_at_close")),
+            in_segment=self._segment_sql(),
         )
+
+    def _segment_sql(self):
+        """SQL condition on ``m`` (scoring model) and ``c`` (closed deal):
+        the deal (deal models) or its customer (contact models) is in the
+        model's segment. Models without a segment take every deal."""
+        branches = []
+        deal = self.env["crm.lead"]._lead_scoring_target
+        columns = {self.env["res.partner"]._lead_scoring_target: "partner_id", deal: "lead_id"}
+        scoring_models = self.env["lead.scoring.model"].sudo().search([])
+        for scoring_model in scoring_models.filtered("domain"):
+            segment = scoring_model._segment_domain()
+            column = columns.get(scoring_model.target)
+            if not segment or not column:
+                continue
+            records = scoring_model._target_records().with_context(active_test=False)
+            branches.append(
+                SQL(
+                    "WHEN %s THEN %s IN (%s)",
+                    scoring_model.id,
+                    SQL.identifier("c", column),
+                    records._search(segment).select(),
+                )
+            )
+        if not branches:
+            return SQL("TRUE")
+        return SQL("CASE m.id %s ELSE TRUE END", SQL(" ").join(branches))
+
+    @api.model
+    def action_open_report(self):
+        """The report filtered on one scoring model (the first deal model, else
+        the first model): totals of several models added up mean nothing."""
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "lead_scoring.lead_scoring_conversion_report_action"
+        )
+        deal = self.env["crm.lead"]._lead_scoring_target
+        targets = [self.env["res.partner"]._lead_scoring_target, deal]
+        scoring_models = self.env["lead.scoring.model"].search([("target", "in", targets)])
+        first = scoring_models.filtered(lambda m: m.target == deal)[:1] or scoring_models[:1]
+        if first:
+            action["context"] = {"search_default_model_id": first.id}
+        return action
+
+    def _rebuild(self):
+        """Build the view again: a scoring model's segment changed (rows are
+        numbered anew, so what was read of them is forgotten)."""
+        self.env.flush_all()
+        self.init()
+        self.invalidate_model()
 
     def init(self):
         tools.drop_view_if_exists(self.env.cr, self._table)
