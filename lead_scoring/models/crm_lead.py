@@ -99,6 +99,34 @@ class CrmLead(models.Model):
             else:
                 lead.deal_win_probability = False
 
+    # ------------------------------------------------------------------
+    # Lead assignment in score order (see crm.team)
+    # ------------------------------------------------------------------
+
+    def search_fetch(self, domain, field_names, offset=0, limit=None, order=None):
+        records = super().search_fetch(domain, field_names, offset, limit, order)
+        return records._lead_scoring_assignment_sorted("lead_scoring_allocation_order")
+
+    def sorted(self, key=None, reverse=False):
+        leads = super().sorted(key, reverse)
+        return leads._lead_scoring_assignment_sorted("lead_scoring_assignment_order")
+
+    def _lead_scoring_assignment_sorted(self, context_key):
+        """These leads, highest score first, while Odoo's assignment runs in
+        score order (``context_key`` names the step: allocation to teams
+        searches the leads, assignment to members sorts them): a stable sort
+        keeps the order Odoo chose among equal scores."""
+        order = self.env.context.get(context_key)
+        if not order or len(self) < 2:
+            return self
+        leads = self.sudo().with_context(**{context_key: False})
+        if order == "contact_score":
+            scores = {lead.id: lead.partner_id.contact_score for lead in leads}
+        else:
+            scores = {lead.id: lead.deal_score for lead in leads}
+        ordered = sorted(self.ids, key=lambda lead_id: -scores[lead_id])
+        return self.browse(ordered)
+
     def _merge_dependences(self, opportunities):
         # The deal-model points of the opportunities merged away count for
         # the one that stays.
@@ -209,7 +237,8 @@ class CrmLead(models.Model):
             )
         leads = self.create(values)
         scoring_models = self.env["lead.scoring.model"]
-        # Scored while open, a month or two before closing.
+        # Scored while open, a month or two before closing; the customers
+        # from the day before their first deal opened.
         scoring_models._cron_recompute_scores()
         self.env.flush_all()  # the raw updates below must come last
         self.env.cr.execute(
@@ -221,6 +250,21 @@ class CrmLead(models.Model):
                 """,
                 leads.ids,
                 [opened for _won, opened, _closed in planned],
+            )
+        )
+        first_opened = {}
+        for lead, (_won, opened, _closed) in zip(leads, planned, strict=True):
+            partner_id = lead.partner_id.id
+            first_opened[partner_id] = min(opened, first_opened.get(partner_id, opened))
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE lead_scoring_point p SET date = known.date - interval '1 day'
+                  FROM unnest(%s::int[], %s::timestamp[]) AS known(partner_id, date)
+                 WHERE p.partner_id = known.partner_id
+                """,
+                list(first_opened),
+                list(first_opened.values()),
             )
         )
         won = leads.filtered(lambda lead: planned[leads.ids.index(lead.id)][0])
@@ -243,13 +287,16 @@ class CrmLead(models.Model):
             )
         )
         self.invalidate_model(["date_closed", "date_last_stage_update", "date_open"])
-        # The lost ones left their rules when they closed.
+        # The lost ones left their rules at the first hourly run after they
+        # closed, as real time would have it: their points were theirs while
+        # they were open and count in their score at closing.
         scoring_models._cron_recompute_scores()
         self.env.flush_all()
         self.env.cr.execute(
             SQL(
                 """
-                UPDATE lead_scoring_point p SET closed_date = l.date_closed
+                UPDATE lead_scoring_point p
+                   SET closed_date = date_trunc('hour', l.date_closed) + interval '1 hour'
                   FROM crm_lead l
                  WHERE p.lead_id = l.id AND l.id = ANY(%s) AND p.closed_date IS NOT NULL
                 """,

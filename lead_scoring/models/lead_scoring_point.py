@@ -274,7 +274,9 @@ class LeadScoringPoint(models.Model):
 
     @api.model
     def _demo_load_engagement(self, entries):
-        """Demo data: engagement lines dated some days back, as the API would post them."""
+        """Demo data: engagement lines dated some days back, ``(contact id,
+        points, reason, days ago, source)`` each, as automations and the API
+        would have written them."""
         scoring_model = self.env.ref("lead_scoring.lead_scoring_model_demo_betrokkenheid")
         now = fields.Datetime.now()
         lines = (
@@ -286,12 +288,12 @@ class LeadScoringPoint(models.Model):
                         "model_id": scoring_model.id,
                         "partner_id": partner_id,
                         "points": points,
-                        "source": "api",
+                        "source": source,
                         "reason": reason,
                         "date": now - timedelta(days=days_ago),
                         "expire_date": now - timedelta(days=days_ago) + relativedelta(months=2),
                     }
-                    for partner_id, points, reason, days_ago in entries
+                    for partner_id, points, reason, days_ago, source in entries
                 ]
             )
         )
