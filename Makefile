@@ -1,46 +1,69 @@
-# Prerequisite: Odoo 18.0 importable by python3, or ODOO_PATH pointing at an Odoo 18 checkout.
-.PHONY: demo test lint lint-deps bench bench-lab bench-api bench-mailing bench-queue-job deps
+# Odoo 18.0: importable by $(PYTHON), or ODOO_PATH pointing at an Odoo 18 checkout;
+# otherwise `make demo` / `make test` get it once into .odoo/ and .venv/
+# (tools/bootstrap_odoo.sh; ODOO_SOURCE=<folder, tarball or git URL> for offline machines).
+.PHONY: demo test deps lint lint-deps dist check-dist check-readme bench bench-lab bench-api \
+	bench-mailing bench-queue-job clean-odoo
 
 # The addons: every top-level directory with a __manifest__.py.
 ADDONS := $(patsubst %/__manifest__.py,%,$(wildcard */__manifest__.py))
+PYTHON ?= python3
+# The Python that runs Odoo: $(PYTHON), or the .venv the bootstrap makes.
+ODOO_PYTHON = py=$$(PYTHON=$(PYTHON) tools/bootstrap_odoo.sh) && export PYTHON=$$py
 
+## requirements.txt into Odoo's Python; the OCA addons (queue_job) into .oca-addons/
 deps:
-	python3 -m pip install -q -r requirements.txt
-	python3 -m pip install -q --no-deps -r requirements-odoo-addons.txt
+	$(ODOO_PYTHON) && tools/deps.sh
 
 ## Fresh database with the addon and demo data, Odoo on http://localhost:8069 (admin / admin)
-demo: deps
-	tools/odoo.sh demo
+demo:
+	$(ODOO_PYTHON) && tools/deps.sh && tools/odoo.sh demo
 
 ## Fresh database, install the addon, run every test of the addon
-test: deps
-	tools/odoo.sh test
+test:
+	$(ODOO_PYTHON) && tools/deps.sh && tools/odoo.sh test
+
+## Remove the Odoo source and .venv the bootstrap made (not an Odoo of your own)
+clean-odoo:
+	rm -rf .odoo .venv
 
 lint-deps:
-	python3 -m pip install -q -r requirements-dev.txt
+	$(PYTHON) -m pip install -q -r requirements-dev.txt
 
 ## ruff, pylint-odoo on the addons, and their XML (well-formed, no idiom Odoo 18 refuses)
-lint: deps lint-deps
-	python3 -m ruff check .
-	python3 -m ruff format --check .
-	python3 -m pylint --rcfile=.pylintrc $(ADDONS)
-	python3 tools/check_xml.py
+lint: lint-deps
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m pylint --rcfile=.pylintrc $(ADDONS)
+	$(PYTHON) tools/check_xml.py
+
+## One wheel per addon (odoo-addon-<addon>, whool) into dist/
+dist:
+	$(PYTHON) tools/check_dist.py --build-only
+
+## The wheels: names, versions, data files; installed with pip --target into a
+## fresh database (tools/check_dist.py)
+check-dist:
+	$(ODOO_PYTHON) && $$PYTHON tools/check_dist.py
+
+## README.rst and static/description/index.html of every addon up to date
+check-readme:
+	$(PYTHON) tools/gen_readme.py --check $(ADDONS)
 
 bench:
-	python3 benchmarks/bench_recompute.py
+	$(ODOO_PYTHON) && $$PYTHON benchmarks/bench_recompute.py
 
 ## The scoring lab on 200,000 closed opportunities (benchmarks/README.md)
 bench-lab:
-	python3 benchmarks/bench_lab.py
+	$(ODOO_PYTHON) && $$PYTHON benchmarks/bench_lab.py
 
 ## The events API over HTTP, batches of 1,000 events
 bench-api:
-	python3 benchmarks/bench_api.py
+	$(ODOO_PYTHON) && $$PYTHON benchmarks/bench_api.py
 
 ## 1,000 mailing opens through the Email Marketing bridge
 bench-mailing:
-	python3 benchmarks/bench_mailing.py
+	$(ODOO_PYTHON) && $$PYTHON benchmarks/bench_mailing.py
 
 ## A cold run as queue_job jobs on an Odoo with 2 workers, channel capacity 1 then 2
-bench-queue-job: deps
-	python3 benchmarks/bench_queue_job.py
+bench-queue-job:
+	$(ODOO_PYTHON) && tools/deps.sh && $$PYTHON benchmarks/bench_queue_job.py

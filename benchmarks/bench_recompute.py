@@ -306,7 +306,10 @@ class Bench:
 
 def addons_path():
     odoo_root = Path(odoo.__file__).resolve().parent.parent
-    return ",".join([str(odoo_root / "addons"), str(odoo_root / "odoo" / "addons"), str(REPO)])
+    paths = [odoo_root / "addons", odoo_root / "odoo" / "addons", REPO]
+    # The OCA addons `make deps` installs (tools/deps.sh), e.g. queue_job.
+    oca = REPO / ".oca-addons" / "odoo" / "addons"
+    return ",".join(str(path) for path in [*paths, *([oca] if oca.is_dir() else [])])
 
 
 def drop_database(db):

@@ -1,14 +1,20 @@
-"""Build an addon's README.rst from its readme/ fragments (OCA layout).
+"""Build an addon's README.rst from its readme/ fragments (OCA layout), and
+its Apps-screen page static/description/index.html from README.rst (with the
+screenshots of static/description/), as oca-gen-addon-readme does.
 
 The fragments are the source; run this after editing them:
     python3 tools/gen_readme.py [ADDON ...]     (default: lead_scoring)
-Fragments an addon does not have are left out.
+    python3 tools/gen_readme.py --check ADDON ...   (CI: exit 1 if out of date)
+Fragments an addon does not have are left out; an addon without readme/ keeps
+its hand-written README.rst (only its index.html is generated).
 """
 
 import ast
 import re
 import sys
 from pathlib import Path
+
+from docutils.core import publish_string
 
 REPO = Path(__file__).resolve().parent.parent
 SECTIONS = [
@@ -67,7 +73,8 @@ def table_to_rst(rows):
     return [*out, ""]
 
 
-def build(addon):
+def build_rst(addon):
+    """The README.rst of the addon's fragments."""
     manifest = ast.literal_eval((addon / "__manifest__.py").read_text())
     title = manifest["name"]
     parts = [
@@ -91,9 +98,79 @@ def build(addon):
         parts.append(to_rst(path.read_text()))
     maintainers = f"This module is maintained by {manifest['author']}."
     parts += ["Maintainers", "===========", "", maintainers, ""]
-    (addon / "README.rst").write_text("\n".join(parts))
+    return "\n".join(parts)
+
+
+def screenshots_rst(addon):
+    """A Screenshots section of the images in static/description/ but the icon."""
+    images = sorted(
+        path for path in (addon / "static" / "description").glob("*.png") if path.name != "icon.png"
+    )
+    if not images:
+        return ""
+    parts = ["", "Screenshots", "===========", ""]
+    for image in images:
+        caption = image.stem.replace("_", " ").capitalize()
+        parts += [f".. figure:: {image.name}", f"   :alt: {caption}", "", f"   {caption}", ""]
+    return "\n".join(parts)
+
+
+def build_html(addon, rst):
+    """static/description/index.html: README.rst (and the screenshots) as HTML."""
+    # The screenshots go before Maintainers, the README's last section.
+    head, marker, tail = rst.rpartition("Maintainers\n===========")
+    rst = head + screenshots_rst(addon) + "\n\n" + marker + tail if marker else rst
+    html = publish_string(
+        rst,
+        writer_name="html4css1",
+        settings_overrides={
+            "_disable_config": True,
+            "embed_stylesheet": True,
+            "halt_level": 3,
+            "output_encoding": "unicode",
+            "doctitle_xform": True,
+        },
+    )
+    # Without the generator line, the page does not depend on docutils' version;
+    # without the XML declaration, Odoo (17+) reads it without a warning.
+    html = re.sub(r'<meta name="generator"[^>]*>\n', "", html)
+    return re.sub(r"\A<\?xml[^>]*>\n", "", html)
+
+
+def outputs(addon):
+    """{path: content} of the files generated for the addon."""
+    result = {}
+    if (addon / "readme").is_dir():
+        rst = build_rst(addon)
+        result[addon / "README.rst"] = rst
+    else:
+        rst = (addon / "README.rst").read_text()
+    result[addon / "static" / "description" / "index.html"] = build_html(addon, rst)
+    return result
+
+
+def main(args):
+    check = "--check" in args
+    names = [arg for arg in args if arg != "--check"] or ["lead_scoring"]
+    stale = []
+    for name in names:
+        for path, content in outputs(REPO / name).items():
+            current = path.read_text() if path.exists() else None
+            if current == content:
+                continue
+            if check:
+                stale.append(str(path.relative_to(REPO)))
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(content)
+    if stale:
+        print(
+            f"Out of date: {', '.join(stale)}. Fix: python3 tools/gen_readme.py {' '.join(names)}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    for name in sys.argv[1:] or ["lead_scoring"]:
-        build(REPO / name)
+    sys.exit(main(sys.argv[1:]))

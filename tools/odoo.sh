@@ -2,9 +2,10 @@
 # Runs Odoo 18 with this repository's addon on the local PostgreSQL.
 #   tools/odoo.sh test   fresh database, install lead_scoring, run all its tests
 #   tools/odoo.sh demo   fresh database with demo data, serve on http://localhost:8069
+#   tools/odoo.sh addons-path   print the addons path the two others use
 # Odoo comes from ODOO_PATH (an Odoo 18 checkout) or from `import odoo`.
 set -euo pipefail
-mode=${1:?usage: tools/odoo.sh test|demo}
+mode=${1:?usage: tools/odoo.sh test|demo|addons-path}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 export TZ=UTC PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432}
 export PGUSER=${PGUSER:-odoo} PGPASSWORD=${PGPASSWORD:-odoo}
@@ -15,10 +16,25 @@ if [ -n "${ODOO_PATH:-}" ]; then
 fi
 if ! odoo_root=$("$PYTHON" -c 'import os, odoo; print(os.path.dirname(os.path.dirname(odoo.__file__)))' 2>/dev/null) \
     || ! "$PYTHON" -c 'import odoo.release as r, sys; sys.exit(r.version_info[0] != 18)' 2>/dev/null; then
-    echo "ERROR: Odoo 18.0 is not importable by $PYTHON. Fix: export ODOO_PATH=/path/to/odoo-18.0 (an Odoo 18 checkout with its requirements installed)." >&2
+    # A folder odoo/ without __init__.py (left by `pip install odoo-addon-*` into
+    # site-packages) turns `import odoo` into an empty namespace package.
+    shadow=$("$PYTHON" -c 'import odoo; print(*odoo.__path__) if not odoo.__file__ else None' 2>/dev/null || true)
+    if [ -n "$shadow" ]; then
+        echo "ERROR: Odoo is shadowed by the folder $shadow (OCA addons installed into site-packages). Fix: $PYTHON -m pip uninstall odoo-addon-queue_job; rm -r $shadow (make deps now installs them into .oca-addons/)." >&2
+    else
+        echo "ERROR: Odoo 18.0 is not importable by $PYTHON. Fix: export ODOO_PATH=/path/to/odoo-18.0 (an Odoo 18 checkout with its requirements installed), or unset it and let make test get Odoo itself." >&2
+    fi
     exit 1
 fi
+# Odoo's addons, this repository's, and the OCA addons `make deps` installs
+# into .oca-addons/ or $OCA_ADDONS (tools/deps.sh).
 addons="$odoo_root/addons,$odoo_root/odoo/addons,$repo"
+oca=${OCA_ADDONS:-$repo/.oca-addons}/odoo/addons
+[ -d "$oca" ] && addons="$addons,$oca"
+if [ "$mode" = addons-path ]; then
+    echo "$addons"
+    exit 0
+fi
 # Odoo's own test classes of res.partner, res.users and the contact merge wizard.
 base_suites=TestPartner,TestPartnerAddressCompany,TestPartnerForm,TestPartnerRecursion
 base_suites=$base_suites,TestMergePartner,TestUsers,TestUsers2,TestUsersGroupWarning
@@ -38,6 +54,9 @@ read -r -a common <<< "$(odoo_options "$db")"
 
 case "$mode" in
 test)
+    command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
+        || command -v google-chrome >/dev/null \
+        || echo "warning: Chromium not found: the browser tours will fail. Fix: apt-get install -y chromium" >&2
     log=$(mktemp)
     # The addons of this repository with their tests (test_lead_scoring scores a
     # third model); the tags keep Odoo's own suites out of this step.

@@ -3,6 +3,10 @@
 # (Odoo refuses to run as the postgres superuser).
 set -euo pipefail
 PGUSER=${PGUSER:-odoo} PGPASSWORD=${PGPASSWORD:-odoo}
+if ! command -v pg_isready >/dev/null || ! command -v psql >/dev/null; then
+    echo "ERROR: PostgreSQL's client tools are missing. Fix: apt-get install -y postgresql" >&2
+    exit 1
+fi
 if ! pg_isready -q -h 127.0.0.1; then
     if command -v pg_ctlcluster >/dev/null; then
         version=$(ls /etc/postgresql | sort -n | tail -1)

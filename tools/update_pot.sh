@@ -6,17 +6,21 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 addon=${1:-lead_scoring}
 export TZ=UTC PGHOST=${PGHOST:-127.0.0.1} PGUSER=${PGUSER:-odoo} PGPASSWORD=${PGPASSWORD:-odoo}
-odoo_root=$(python3 -c 'import os, odoo; print(os.path.dirname(os.path.dirname(odoo.__file__)))')
+PYTHON=${PYTHON:-python3}
+odoo_root=$("$PYTHON" -c 'import os, odoo; print(os.path.dirname(os.path.dirname(odoo.__file__)))')
+addons="$odoo_root/addons,$odoo_root/odoo/addons,$repo"
+# The OCA addons of `make deps` (tools/deps.sh).
+[ -d "$repo/.oca-addons/odoo/addons" ] && addons="$addons,$repo/.oca-addons/odoo/addons"
 "$repo/tools/pg.sh"
 db=${addon}_i18n
 dropdb --if-exists "$db"
 common=(--db_host="$PGHOST" --db_user="$PGUSER" --db_password="$PGPASSWORD"
-        --addons-path="$odoo_root/addons,$odoo_root/odoo/addons,$repo" -d "$db")
-python3 -m odoo "${common[@]}" -i "$addon" --without-demo=all --stop-after-init --log-level=warn
-python3 -m odoo "${common[@]}" --i18n-export="$repo/$addon/i18n/$addon.pot" \
+        --addons-path="$addons" -d "$db")
+"$PYTHON" -m odoo "${common[@]}" -i "$addon" --without-demo=all --stop-after-init --log-level=warn
+"$PYTHON" -m odoo "${common[@]}" --i18n-export="$repo/$addon/i18n/$addon.pot" \
     --modules="$addon" --stop-after-init --log-level=warn
 dropdb "$db"
-python3 - "$repo/$addon/i18n" "$addon" <<'PY'
+"$PYTHON" - "$repo/$addon/i18n" "$addon" <<'PY'
 import pathlib, sys
 import polib
 folder = pathlib.Path(sys.argv[1])
