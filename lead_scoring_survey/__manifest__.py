@@ -1,0 +1,18 @@
+{
+    "name": "Lead Scoring: Surveys",
+    "summary": "Completed surveys drive behaviour points",
+    "version": "18.0.1.0.0",
+    "category": "Sales/CRM",
+    "author": "lead_scoring contributors",
+    "maintainers": ["lead_scoring"],
+    "website": "https://github.com/lead-scoring/lead_scoring",
+    "license": "LGPL-3",
+    "depends": ["lead_scoring", "survey"],
+    "data": [
+        "views/lead_scoring_automation_views.xml",
+    ],
+    "demo": [
+        "demo/lead_scoring_survey_demo.xml",
+    ],
+    "auto_install": True,
+}

@@ -1,0 +1,82 @@
+from odoo import api, fields, models, tools
+from odoo.exceptions import ValidationError
+
+# Fields of a line that _survey_line_filters caches.
+LINE_FILTER_FIELDS = {"trigger", "active", "survey_ids", "survey_min_percentage"}
+
+
+class LeadScoringAutomation(models.Model):
+    """Completed surveys as a trigger of the scoring model's Automations tab.
+
+    Its lines run on participations (``survey.user_input``, set by the
+    trigger) and own only their "Adjust score" action: a participation that
+    becomes done fires them (see ``survey.user_input._lead_scoring_track``),
+    once per participation and line.
+    """
+
+    _inherit = "lead.scoring.automation"
+
+    trigger = fields.Selection(
+        selection_add=[("survey_completed", "Survey completed")],
+        ondelete={"survey_completed": "cascade"},
+    )
+    survey_ids = fields.Many2many(
+        "survey.survey",
+        "lead_scoring_automation_survey_rel",
+        "automation_id",
+        "survey_id",
+        string="Surveys",
+        groups="survey.group_survey_user",
+        help="Only participations in these surveys. Empty: every survey.",
+    )
+    survey_min_percentage = fields.Float(
+        "Minimum Score (%)",
+        help="When set, only participations in scored surveys that reach this "
+        "percentage of the points. 0: every completed participation.",
+    )
+
+    @api.constrains("survey_min_percentage")
+    def _check_survey_min_percentage(self):
+        for line in self:
+            if not 0 <= line.survey_min_percentage <= 100:
+                raise ValidationError(
+                    self.env._(
+                        'Trigger "%(name)s": the minimum score is a percentage, from 0 to 100.',
+                        name=line.name,
+                    )
+                )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if any(vals.get("trigger") == "survey_completed" for vals in vals_list):
+            self.env.registry.clear_cache()  # _survey_line_filters
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if LINE_FILTER_FIELDS & vals.keys():
+            self.env.registry.clear_cache()  # _survey_line_filters
+        return super().write(vals)
+
+    def unlink(self):
+        if any(line.trigger == "survey_completed" for line in self):
+            self.env.registry.clear_cache()  # _survey_line_filters
+        return super().unlink()
+
+    @api.model
+    def _event_triggers(self):
+        return super()._event_triggers() | {"survey_completed"}
+
+    @api.model
+    def _code_trigger_models(self):
+        return dict(super()._code_trigger_models(), survey_completed="survey.user_input")
+
+    @api.model
+    @tools.ormcache()
+    def _survey_line_filters(self):
+        """``((line id, survey ids, minimum percentage), ...)``: the active
+        "Survey completed" lines and what they are limited to. Cached: every
+        participation asks for them, and they change once in a while."""
+        lines = self.sudo().search([("trigger", "=", "survey_completed"), ("active", "=", True)])
+        return tuple(
+            (line.id, frozenset(line.survey_ids.ids), line.survey_min_percentage) for line in lines
+        )
