@@ -1,4 +1,5 @@
 import logging
+from datetime import timedelta
 
 from markupsafe import Markup
 
@@ -9,7 +10,8 @@ _logger = logging.getLogger(__name__)
 
 
 class LeadScoringThreshold(models.Model):
-    """A score value that, when crossed upward, creates a deal or runs an action.
+    """A score value that, when crossed, acts: creates a deal, schedules an
+    activity or runs a server action (bridges add actions of their own).
 
     Each (threshold, record) pair starts armed. It fires when the score
     reaches the value, then stays disarmed (a ``lead.scoring.threshold.crossing``
@@ -39,9 +41,14 @@ class LeadScoringThreshold(models.Model):
         "below it (engagement dropping), again only after it came back.",
     )
     action = fields.Selection(
-        [("create_deal", "Create a deal"), ("server_action", "Run a server action")],
+        [
+            ("create_deal", "Create a deal"),
+            ("schedule_activity", "Schedule an activity"),
+            ("server_action", "Run a server action"),
+        ],
         required=True,
         default="create_deal",
+        help="What happens for each record that crosses the threshold.",
     )
     server_action_id = fields.Many2one(
         "ir.actions.server",
@@ -53,7 +60,20 @@ class LeadScoringThreshold(models.Model):
     user_id = fields.Many2one(
         "res.users",
         "Salesperson",
-        help="Defaults to the contact's salesperson.",
+        help="Deals: assigned to this salesperson, else the contact's. Activities: "
+        "assigned to the record's salesperson, else this one, else the scoring "
+        "model's responsible.",
+    )
+    activity_type_id = fields.Many2one(
+        "mail.activity.type",
+        default=lambda self: self.env.ref("mail.mail_activity_data_todo", raise_if_not_found=False),
+        ondelete="restrict",
+    )
+    activity_summary = fields.Char()
+    activity_days = fields.Integer(
+        "Activity Deadline",
+        default=0,
+        help="Days after the crossing the activity is due (0: the same day).",
     )
     tag_ids = fields.Many2many("crm.tag", string="Tags")
     active = fields.Boolean(default=True)
@@ -68,17 +88,20 @@ class LeadScoringThreshold(models.Model):
         for threshold in self:
             threshold.crossing_count = counts.get(threshold, 0)
 
-    @api.constrains("action", "model_id", "server_action_id", "direction")
+    @api.constrains("action", "model_id", "server_action_id", "direction", "activity_type_id")
     def _check_action(self):
         for threshold in self:
             if threshold.action == "create_deal" and threshold.direction == "down":
                 raise ValidationError(
                     self.env._(
-                        'Threshold "%(threshold)s": a falling score runs a server action '
-                        "(schedule an activity, add to a nurture list), it does not create deals.",
+                        'Threshold "%(threshold)s": a falling score can schedule an activity, '
+                        "add the contact to a nurture list or take it off, or run a server "
+                        "action; it does not create deals.",
                         threshold=threshold.name,
                     )
                 )
+            if threshold.action == "schedule_activity":
+                threshold._check_activity()
             if (
                 threshold.action == "create_deal"
                 and threshold.model_id.target_model != "res.partner"
@@ -107,6 +130,36 @@ class LeadScoringThreshold(models.Model):
                             model=target_model,
                         )
                     )
+
+    def _check_activity(self):
+        self.ensure_one()
+        target_model = self.model_id.target_model
+        if not self.activity_type_id:
+            raise ValidationError(
+                self.env._(
+                    'Threshold "%(threshold)s" needs an activity type.',
+                    threshold=self.name,
+                )
+            )
+        if not target_model or "activity_ids" not in self.env[target_model]._fields:
+            raise ValidationError(
+                self.env._(
+                    'Threshold "%(threshold)s": the records of %(model)s cannot have activities.',
+                    threshold=self.name,
+                    model=self.model_id.name,
+                )
+            )
+        activity_model = self.activity_type_id.sudo().res_model
+        if activity_model and activity_model != target_model:
+            raise ValidationError(
+                self.env._(
+                    'The activity type of threshold "%(threshold)s" is for %(activity_model)s '
+                    "records, not %(model)s.",
+                    threshold=self.name,
+                    activity_model=activity_model,
+                    model=target_model,
+                )
+            )
 
     def write(self, vals):
         res = super().write(vals)
@@ -152,15 +205,76 @@ class LeadScoringThreshold(models.Model):
             threshold._run(records)
 
     def _run(self, records):
+        """Act for ``records``, all the records that crossed in this run.
+
+        The hook of the actions: ``action`` ``x`` runs ``_run_x(records)``, so
+        a bridge that adds an action adds its method; it is called once per
+        threshold and run, with thousands of records on a cold run.
+        """
         self.ensure_one()
-        if self.action == "create_deal":
-            self._create_deals(records)
-        elif self.action == "server_action":
-            self.server_action_id.sudo().with_context(
+        method = getattr(self, f"_run_{self.action}", None)
+        if method is None:
+            _logger.warning(
+                "Lead scoring: threshold %s has action %s that nothing runs",
+                self.id,
+                self.action,
+            )
+            return None
+        return method(records)
+
+    def _run_create_deal(self, records):
+        return self._create_deals(records)
+
+    def _run_server_action(self, records):
+        return (
+            self.server_action_id.sudo()
+            .with_context(
                 active_model=records._name,
                 active_ids=records.ids,
                 active_id=records[:1].id,
-            ).run()
+            )
+            .run()
+        )
+
+    def _run_schedule_activity(self, records):
+        return self._schedule_activities(records)
+
+    def _score_breakdowns(self, records):
+        """Each record's score in the threshold's model and its live ledger
+        lines (at most 50, newest first): two queries for the whole batch.
+
+        :return: {record id: (score, lines)}
+        """
+        column = self.model_id._target_column()
+        scores = (
+            self.env["lead.scoring.score"]
+            .sudo()
+            .search_fetch(
+                [("model_id", "=", self.model_id.id), (column, "in", records.ids)],
+                [column, "score"],
+            )
+        )
+        score_by_id = {score[column].id: score.score for score in scores}
+        lines = (
+            self.env["lead.scoring.point"]
+            .sudo()
+            .search_fetch(
+                [
+                    ("model_id", "=", self.model_id.id),
+                    (column, "in", records.ids),
+                    ("is_live", "=", True),
+                ],
+                [column, "points", "reason"],
+            )
+        )
+        lines_by_id = {record.id: group for record, group in lines.grouped(column).items()}
+        return {
+            record.id: (
+                score_by_id.get(record.id, 0.0),
+                lines_by_id.get(record.id, lines.browse())[:50],
+            )
+            for record in records
+        }
 
     def _open_deal_partners(self, partners):
         """Partners that still have an open deal created by this threshold."""
@@ -183,40 +297,15 @@ class LeadScoringThreshold(models.Model):
         partners = partners - self._open_deal_partners(partners)
         if not partners:
             return self.env["crm.lead"]
-        scores = {
-            score.partner_id: score.score
-            for score in self.env["lead.scoring.score"]
-            .sudo()
-            .search([("model_id", "=", self.model_id.id), ("partner_id", "in", partners.ids)])
-        }
-        lines = (
-            self.env["lead.scoring.point"]
-            .sudo()
-            .search(
-                [
-                    ("model_id", "=", self.model_id.id),
-                    ("partner_id", "in", partners.ids),
-                    ("is_live", "=", True),
-                ]
-            )
-        )
-        lines_by_partner = lines.grouped("partner_id")
+        breakdowns = self._score_breakdowns(partners)
+        scores = {partner: breakdowns[partner.id][0] for partner in partners}
         # No "created" note nor OdooBot as follower on each deal: a cold run
         # creates thousands, and the note on the contact tells why.
         deals = (
             self.env["crm.lead"]
             .sudo()
             .with_context(mail_create_nolog=True, mail_create_nosubscribe=True)
-            .create(
-                [
-                    self._deal_values(
-                        partner,
-                        scores.get(partner, 0.0),
-                        lines_by_partner.get(partner, lines.browse())[:50],
-                    )
-                    for partner in partners
-                ]
-            )
+            .create([self._deal_values(partner, *breakdowns[partner.id]) for partner in partners])
         )
         # One batch of log notes, not a message_post per contact: a threshold
         # may fire for thousands of contacts in one run.
@@ -253,8 +342,71 @@ class LeadScoringThreshold(models.Model):
             "lead_scoring_threshold_id": self.id,
         }
 
+    def _open_activity_ids(self, records):
+        """Ids of ``records`` that still have an open activity of this threshold."""
+        groups = (
+            self.env["mail.activity"]
+            .sudo()
+            ._read_group(
+                [
+                    ("lead_scoring_threshold_id", "=", self.id),
+                    ("res_model", "=", records._name),
+                    ("res_id", "in", records.ids),
+                ],
+                ["res_id"],
+            )
+        )
+        return {res_id for (res_id,) in groups}
+
+    def _activity_fallback_user(self):
+        """The threshold's salesperson, else the scoring model's responsible
+        (the user who created the model while it has no responsible field)."""
+        scoring_model = self.model_id
+        if self.user_id:
+            return self.user_id
+        if "user_id" in scoring_model._fields and scoring_model.user_id:
+            return scoring_model.user_id
+        return scoring_model.create_uid
+
+    def _schedule_activities(self, records):
+        """One activity per record that crossed, but none on a record that
+        still has an open activity of this threshold: the salesperson works
+        the one they have. One create for the batch; no e-mail per activity
+        (mail_activity_quick_update): a cold run may schedule thousands, the
+        salesperson finds them in the activities menu."""
+        skip = self._open_activity_ids(records)
+        records = records.filtered(lambda record: record.id not in skip)
+        if not records:
+            return self.env["mail.activity"]
+        breakdowns = self._score_breakdowns(records)
+        fallback = self._activity_fallback_user()
+        has_user = "user_id" in records._fields
+        deadline = fields.Date.context_today(self) + timedelta(days=self.activity_days)
+        res_model_id = self.env["ir.model"]._get_id(records._name)
+        summary = self.activity_summary or self.name
+        return (
+            self.env["mail.activity"]
+            .sudo()
+            .with_context(mail_activity_quick_update=True)
+            .create(
+                [
+                    {
+                        "res_model_id": res_model_id,
+                        "res_id": record.id,
+                        "activity_type_id": self.activity_type_id.id,
+                        "summary": summary,
+                        "note": self._score_breakdown_html(*breakdowns[record.id]),
+                        "date_deadline": deadline,
+                        "user_id": ((has_user and record.user_id) or fallback).id,
+                        "lead_scoring_threshold_id": self.id,
+                    }
+                    for record in records
+                ]
+            )
+        )
+
     def _score_breakdown_html(self, score, lines):
-        """Deal description: the live ledger lines that make the score."""
+        """Deal description, activity note: the live ledger lines that make the score."""
         header = self.env._(
             "%(model)s score %(score)s reached threshold %(threshold)s (%(value)s). Breakdown:",
             model=self.model_id.name,

@@ -5,3 +5,4 @@ from . import mailing_trace
 from . import link_tracker_click
 from . import mailing_subscription
 from . import res_partner
+from . import lead_scoring_threshold
