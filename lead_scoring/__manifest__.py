@@ -2,7 +2,7 @@
     "name": "Lead Scoring",
     "summary": "Contact and deal scores from rules and automations, "
     "with expiring points, a ledger, thresholds and bands",
-    "version": "18.0.1.4.0",
+    "version": "18.0.1.5.0",
     "category": "Sales/CRM",
     "author": "lead_scoring contributors",
     "maintainers": ["lead_scoring"],
@@ -33,8 +33,14 @@
     "demo": [
         "demo/lead_scoring_demo.xml",
         "demo/lead_scoring_segment_demo.xml",
+        "demo/lead_scoring_threshold_demo.xml",
+        "demo/lead_scoring_signals_demo.xml",
     ],
     "assets": {
+        # Odoo loads its graph view (which the lift chart extends) on demand.
+        "web.assets_backend_lazy": [
+            "lead_scoring/static/src/views/*.js",
+        ],
         "web.assets_tests": [
             "lead_scoring/static/tests/tours/*.js",
         ],

@@ -1,7 +1,7 @@
 {
     "name": "Lead Scoring: Email Marketing",
     "summary": "Email opens, clicks, replies, bounces and unsubscribes drive behaviour points",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Sales/CRM",
     "author": "lead_scoring contributors",
     "maintainers": ["lead_scoring"],
@@ -11,8 +11,12 @@
     "data": [
         "security/ir.model.access.csv",
         "views/lead_scoring_automation_views.xml",
+        "views/lead_scoring_threshold_views.xml",
     ],
-    "demo": ["demo/lead_scoring_mass_mailing_demo.xml"],
+    "demo": [
+        "demo/lead_scoring_mass_mailing_demo.xml",
+        "demo/lead_scoring_threshold_demo.xml",
+    ],
     "assets": {
         "web.assets_tests": [
             "lead_scoring_mass_mailing/static/tests/tours/*.js",

@@ -14,5 +14,8 @@ from . import lead_scoring_mixin
 from . import res_partner
 from . import base_automation
 from . import crm_lead
+from . import crm_team
 from . import ir_actions_server
 from . import res_config_settings
+from . import mail_activity
+from . import lead_scoring_signal

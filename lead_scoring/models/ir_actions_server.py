@@ -246,7 +246,12 @@ class IrActionsServer(models.Model):
     def _lead_scoring_reason(self, record):
         # Automation Rules rename their actions after the action type: their own
         # name ("Opened mailing") is the one that tells why.
-        return f"{self.base_automation_id.name or self.name}: {record.display_name}"
+        name = self.base_automation_id.name or self.name
+        if record._name == "mail.activity":
+            # "Gesprek gevoerd (Call)": the line and the kind of activity done.
+            activity_type = record.activity_type_id.name
+            return f"{name} ({activity_type})" if activity_type else name
+        return f"{name}: {record.display_name}"
 
     def _lead_scoring_scored_records(self, records, scoring_model):
         """``{triggering record id: scored record id}`` for the records that have
@@ -270,6 +275,11 @@ class IrActionsServer(models.Model):
         its partner, its document reference, the contact with its e-mail)."""
         if self.score_target_field:
             return record.mapped(self.score_target_field)[:1]
+        if record._name == "mail.activity":
+            # An activity done scores the record it is attached to, found as
+            # for that record (a contact model: an opportunity's customer).
+            document = record._lead_scoring_document()
+            return document and self._lead_scoring_scored_record(document, scoring_model)
         if record._name == scoring_model.target_model:
             return record
         return self.env[scoring_model.target_model]._lead_scoring_find_target(record)

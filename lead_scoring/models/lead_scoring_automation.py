@@ -1,6 +1,6 @@
 import ast
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.fields import Command
 
@@ -17,7 +17,10 @@ TRIGGERS = [
     ("on_message_sent", "On outgoing message"),
     ("on_time", "Based on date field"),
     ("api_event", "Event from the API"),
+    ("activity_done", "Activity done"),
 ]
+# Fields of a line that _activity_done_lines caches.
+ACTIVITY_LINE_FIELDS = {"trigger", "active", "activity_type_ids"}
 
 # Fields of this model copied onto the "Adjust score" server action.
 ACTION_FIELDS = {
@@ -114,6 +117,14 @@ class LeadScoringAutomation(models.Model):
         help="The type an outside system sends to POST /lead_scoring/v1/events, "
         "e.g. webinar_attended. Unique within a company.",
     )
+    activity_type_ids = fields.Many2many(
+        "mail.activity.type",
+        "lead_scoring_automation_activity_type_rel",
+        "automation_id",
+        "activity_type_id",
+        string="Activity Types",
+        help="Only activities of these types. Empty: every type.",
+    )
     automation_id = fields.Many2one(
         "base.automation", readonly=True, ondelete="set null", copy=False
     )
@@ -122,9 +133,13 @@ class LeadScoringAutomation(models.Model):
     @api.depends("trigger", "model_id.target")
     def _compute_trigger_model_id(self):
         # An API event names the scored record itself: it triggers on the target.
+        trigger_models = self._code_trigger_models()
         for line in self:
             if line.trigger == "api_event" and line.model_id.target:
                 line.trigger_model_id = self.env["ir.model"]._get(line.model_id.target_model)
+            elif line.trigger in trigger_models:
+                # Fired by code on the model the trigger names: not a choice.
+                line.trigger_model_id = self.env["ir.model"]._get(trigger_models[line.trigger])
             else:
                 line.trigger_model_id = line.trigger_model_id
 
@@ -145,17 +160,23 @@ class LeadScoringAutomation(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        if any(vals.get("trigger") == "activity_done" for vals in vals_list):
+            self.env.registry.clear_cache()  # _activity_done_lines
         lines = super().create(vals_list)
         lines._sync_automation()
         return lines
 
     def write(self, vals):
+        if ACTIVITY_LINE_FIELDS & vals.keys():
+            self.env.registry.clear_cache()  # _activity_done_lines
         res = super().write(vals)
         if (AUTOMATION_FIELDS | ACTION_FIELDS.keys()) & vals.keys():
             self._sync_automation()
         return res
 
     def unlink(self):
+        if any(line.trigger == "activity_done" for line in self):
+            self.env.registry.clear_cache()  # _activity_done_lines
         automations = self.sudo().automation_id
         actions = self.sudo().action_id
         res = super().unlink()
@@ -168,20 +189,44 @@ class LeadScoringAutomation(models.Model):
         """Triggers fired by code (the events API, the tracking bridges) rather
         than by an Automation Rule: their lines own only the server action.
         Bridge addons add theirs with ``selection_add`` and extend this set."""
-        return {"api_event"}
+        return {"api_event", "activity_done"}
 
-    def _fire(self, records, dates=None):
+    @api.model
+    def _code_trigger_models(self):
+        """``{trigger: model name}``: the triggers fired by code that run on a
+        model of their own (an activity, a registration), set on their lines
+        by the trigger itself. Bridge addons extend it."""
+        return {"activity_done": "mail.activity"}
+
+    @api.model
+    @tools.ormcache()
+    def _activity_done_lines(self):
+        """``((line id, activity type ids), ...)``: the active "Activity done"
+        lines and the types they are limited to (empty: every type). Cached:
+        every activity marked done asks for them, and they change once in a
+        while, so an activity done without a line costs no query."""
+        lines = self.sudo().search([("trigger", "=", "activity_done"), ("active", "=", True)])
+        return tuple((line.id, frozenset(line.activity_type_ids.ids)) for line in lines)
+
+    def _fire(self, records, dates=None, once=False):
         """Run the "Adjust score" of these lines on ``records`` (records of each
         line's trigger model), as the Automation Rules would.
 
         :param dates: optional ``{record id: datetime}`` of events that
             happened before now
+        :param once: each record fires each line once in its life (an
+            activity done, a registration, a participation): the records a
+            line fired for before are left out (see ``lead.scoring.signal``)
         :return: ``{line: {target_id: points written}}``
         """
         results = {}
         for line in self.sudo():
             if line.active and line.model_id.active and line.action_id:
                 records_of_line = records.filtered_domain(line._filter_domain_list())
+                if once and records_of_line:
+                    records_of_line = self.env["lead.scoring.signal"]._claim(
+                        line.action_id, records_of_line
+                    )
                 results[line] = line.action_id._lead_scoring_run(records_of_line, dates)
         return results
 

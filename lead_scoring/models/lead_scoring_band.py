@@ -28,11 +28,14 @@ class LeadScoringBand(models.Model):
     score_count = fields.Integer("Records", compute="_compute_score_count")
 
     @api.depends("name", "model_id.name")
+    @api.depends_context("lead_scoring_band_short")
     def _compute_display_name(self):
-        # Readable next to the bands of other models: "Dealkwaliteit / Cold".
+        # Readable next to the bands of other models: "Dealkwaliteit / Cold";
+        # the band alone where the model is shown beside it or known.
+        short = self.env.context.get("lead_scoring_band_short")
         for band in self:
             band.display_name = (
-                f"{band.model_id.name} / {band.name}" if band.model_id else band.name
+                f"{band.model_id.name} / {band.name}" if band.model_id and not short else band.name
             )
 
     def _compute_score_count(self):

@@ -33,6 +33,8 @@ SCORE_SETTINGS = {
 
 # Settings that decide which scoring model gives a record its primary score.
 PRIMARY_SETTINGS = {"active", "sequence", "company_id", "target", "domain"}
+# Settings the conversion report's view holds (each model's segment).
+REPORT_SETTINGS = {"active", "target", "domain"}
 
 # Model health: the outcomes of this many last days are measured...
 HEALTH_DAYS = 90
@@ -74,7 +76,17 @@ class LeadScoringModel(models.Model):
         "Every rule applies within it; automations and manual points skip the "
         "records outside it. Empty: every record.",
     )
-    segment_count = fields.Integer("Records in Segment", compute="_compute_segment_count")
+    trend_days = fields.Integer(
+        "Trend Period (days)",
+        default=30,
+        help="A score's trend compares it with the score this many days ago.",
+    )
+    segment_count = fields.Integer(
+        "In Segment Now",
+        compute="_compute_segment_count",
+        help="Active records of the model's company that match its segment today: the "
+        "records its rules are evaluated on.",
+    )
     rollup = fields.Selection(
         [("none", "None"), ("sum", "Sum"), ("max", "Highest"), ("average", "Average")],
         "Account Roll-up",
@@ -182,7 +194,12 @@ class LeadScoringModel(models.Model):
         compute="_compute_health",
         help="The ROC AUC fell by more than 0.05 since the lab was last applied.",
     )
-    scored_count = fields.Integer("Records Scored", compute="_compute_statistics")
+    scored_count = fields.Integer(
+        "Ever Scored",
+        compute="_compute_statistics",
+        help="Records that have a score in this model: every record that ever got points, "
+        "archived ones and ones that have left the segment included.",
+    )
     average_score = fields.Float(compute="_compute_statistics")
     live_point_count = fields.Integer("Live Ledger Lines", compute="_compute_statistics")
 
@@ -379,6 +396,8 @@ class LeadScoringModel(models.Model):
         # Which model is primary may have changed (cached per target).
         self.env["lead.scoring.rule"]._update_watched_models()
         self._flag_primary_sync(scoring_models.mapped("target"))
+        if scoring_models.filtered("domain"):
+            self.env["lead.scoring.conversion.report"]._rebuild()
         return scoring_models
 
     def write(self, vals):
@@ -391,6 +410,8 @@ class LeadScoringModel(models.Model):
             # The primary model of some records changed: their contact/deal score must follow.
             self._flag_primary_sync(old_targets + self.mapped("target"))
             self.env["lead.scoring.rule"]._trigger_recompute()
+        if REPORT_SETTINGS & vals.keys():
+            self.env["lead.scoring.conversion.report"]._rebuild()
         if "active" in vals:
             if not vals["active"]:
                 self.rule_ids._close_open_lines()

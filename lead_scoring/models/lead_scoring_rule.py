@@ -91,7 +91,13 @@ class LeadScoringRule(models.Model):
     expire_unit = fields.Selection(EXPIRE_UNITS, default="months", required=True)
     active = fields.Boolean(default=True)
     sequence = fields.Integer(default=10)
-    match_count = fields.Integer("Matching Records", compute="_compute_match_count")
+    match_count = fields.Integer(
+        "Matching in Segment",
+        compute="_compute_match_count",
+        help="Active records that match this rule within the scoring model's segment and "
+        "company today: the records holding its points. The count under the filter "
+        "counts the filter alone.",
+    )
     evaluated_domain = fields.Char(
         readonly=True,
         copy=False,

@@ -1,6 +1,14 @@
+import math
+from datetime import timedelta
+
+from markupsafe import Markup
+
 from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.osv import expression
 from odoo.tools import SQL
 
+from .. import insight
 from ..engine import band_sql, id_range_sql, refresh_scores_sql
 
 
@@ -55,8 +63,52 @@ class LeadScoringScore(models.Model):
         "stored on the model when it was applied (empty until then).",
     )
     date_last_change = fields.Datetime("Last Change", readonly=True)
+    date_lab_applied = fields.Datetime(related="model_id.date_lab_applied")
+    point_ids = fields.Many2many(
+        "lead.scoring.point",
+        compute="_compute_point_ids",
+        string="Why?",
+        help="The live ledger lines of this record in this scoring model: what the "
+        "score is made of.",
+    )
     next_threshold_id = fields.Many2one(
         "lead.scoring.threshold", compute="_compute_next_threshold", string="Next Threshold Up"
+    )
+    points_to_next = fields.Float(
+        "Points to Next Threshold",
+        compute="_compute_next_threshold",
+        help="Points the record still needs to reach the next threshold up (0 without one).",
+    )
+    trend = fields.Float(
+        compute="_compute_trend",
+        search="_search_trend",
+        help="The score now minus the score the scoring model's trend period ago (30 days "
+        "by default), rebuilt from the ledger with the same expiry, decay and bounds.",
+    )
+    trend_direction = fields.Selection(
+        [("up", "Rising"), ("steady", "Steady"), ("down", "Cooling down")],
+        compute="_compute_trend",
+        search="_search_trend_direction",
+        help="Rising: at least 1 point more than a trend period ago; cooling down: at "
+        "least 1 point less.",
+    )
+    trend_arrow = fields.Char(
+        "Trend (arrow)",
+        compute="_compute_trend",
+        help="The trend as an arrow and points: ▲ rising, ▼ cooling down, ▶ steady.",
+    )
+    next_steps_html = fields.Html(
+        "Next Steps",
+        compute="_compute_next_steps_html",
+        sanitize=False,
+        help="What it takes to reach the next threshold: the first rules the record does "
+        "not match yet and the automations that can still give points.",
+    )
+    percentile = fields.Integer(
+        compute="_compute_percentile",
+        search="_search_percentile",
+        help="Share of this scoring model's scored records with a lower score, in %: "
+        "90 or more is the top 10%.",
     )
     threshold_progress = fields.Float(
         "Progress to Next Threshold",
@@ -87,6 +139,23 @@ class LeadScoringScore(models.Model):
         for score in self:
             score.display_name = f"{score.model_id.name}: {score.score:g}"
 
+    @api.depends("model_id", "partner_id", "lead_id", "score")
+    def _compute_point_ids(self):
+        Point = self.env["lead.scoring.point"]
+        for score in self:
+            column = score.model_id._target_column() if score.model_id else None
+            score.point_ids = (
+                Point.search(
+                    [
+                        ("model_id", "=", score.model_id.id),
+                        (column, "=", score[column].id),
+                        ("is_live", "=", True),
+                    ]
+                )
+                if column and score[column]
+                else Point
+            )
+
     @api.depends("score", "model_id.threshold_ids.score", "model_id.threshold_ids.active")
     def _compute_next_threshold(self):
         for score in self:
@@ -94,22 +163,192 @@ class LeadScoringScore(models.Model):
                 lambda t, s=score: t.active and t.score > s.score
             ).sorted("score")[:1]
             score.next_threshold_id = above
+            score.points_to_next = max(0.0, above.score - score.score) if above else 0.0
             # No threshold ahead: no progress to show (not a misleading 100 %).
             score.threshold_progress = (
                 max(0.0, min(100.0, 100.0 * score.score / above.score)) if above else 0.0
             )
 
-    def action_open_rollup_contacts(self):
-        """The scores of the contacts behind a company's roll-up."""
+    # ------------------------------------------------------------------
+    # Insight: trend and percentile, computed on read (see insight.py)
+    # ------------------------------------------------------------------
+
+    def _trend_moment(self, scoring_model):
+        return fields.Datetime.now() - timedelta(days=scoring_model.trend_days or 30)
+
+    @api.depends("score", "model_id.trend_days")
+    def _compute_trend(self):
+        for scoring_model, scores in self.grouped("model_id").items():
+            column = scoring_model._target_column() if scoring_model else None
+            then = {}
+            targets = scores.filtered(lambda s, c=column: c and s[c])
+            if targets:
+                self.env["lead.scoring.point"].flush_model()
+                self.env.cr.execute(
+                    insight.score_then_sql(
+                        scoring_model,
+                        self._trend_moment(scoring_model),
+                        [s[column].id for s in targets],
+                    )
+                )
+                then = dict(self.env.cr.fetchall())
+            for score in scores:
+                target_id = column and score[column].id
+                score.trend = round(score.score - then.get(target_id, score.score), 2)
+                score.trend_direction = _direction(score.trend)
+                score.trend_arrow = f"{ARROWS[score.trend_direction]} {score.trend:+g}"
+
+    @api.depends("score", "next_threshold_id")
+    def _compute_next_steps_html(self):
+        for score in self:
+            if not score.next_threshold_id:
+                score.next_steps_html = False
+                continue
+            steps = score._lead_scoring_next_steps()[:3]
+            items = Markup("").join(
+                Markup("<li>%s: +%s</li>") % (step["name"], format(step["points"], "g"))
+                for step in steps
+            )
+            header = self.env._(
+                "To reach %(threshold)s: %(points)s points",
+                threshold=score.next_threshold_id.name,
+                points=format(score.points_to_next, "g"),
+            )
+            score.next_steps_html = Markup("<p><strong>%s</strong></p><ul>%s</ul>") % (
+                header,
+                items,
+            )
+
+    def _rows_by_trend(self, predicate):
+        """Ids of the score rows whose trend satisfies ``predicate`` (one
+        statement per scoring model over its whole ledger)."""
+        self.env["lead.scoring.point"].flush_model()
+        self.flush_model()
+        ids = []
+        for scoring_model in self.env["lead.scoring.model"].sudo().search([]):
+            column = SQL.identifier(scoring_model._target_column())
+            self.env.cr.execute(
+                SQL(
+                    """
+                    SELECT s.id, s.score - past.score
+                      FROM lead_scoring_score s
+                      JOIN (%(past)s) past(target_id, score) ON past.target_id = s.%(column)s
+                     WHERE s.model_id = %(model)s
+                    """,
+                    past=insight.score_then_sql(scoring_model, self._trend_moment(scoring_model)),
+                    column=column,
+                    model=scoring_model.id,
+                )
+            )
+            ids += [row_id for row_id, trend in self.env.cr.fetchall() if predicate(trend)]
+        return ids
+
+    def _search_trend(self, operator, value):
+        compare = _COMPARE.get(operator)
+        if compare is None or not isinstance(value, int | float):
+            raise UserError(self.env._("Search the trend with a number."))
+        return [("id", "in", self._rows_by_trend(lambda trend: compare(round(trend, 2), value)))]
+
+    def _search_trend_direction(self, operator, value):
+        values = {value} if isinstance(value, str) else set(value or ())
+        if operator in ("!=", "not in"):
+            values = {"up", "steady", "down"} - values
+        elif operator not in ("=", "in"):
+            raise UserError(self.env._("Search the trend direction with = or in."))
+        return [("id", "in", self._rows_by_trend(lambda trend: _direction(trend) in values))]
+
+    @api.depends("score")
+    def _compute_percentile(self):
+        for scoring_model, scores in self.grouped("model_id").items():
+            self.flush_model(["score", "model_id"])
+            total, lower = insight.lower_counts(
+                self.env.cr, scoring_model.id, scores.mapped("score")
+            )
+            for score in scores:
+                score.percentile = insight.percentile(lower.get(score.score, 0), total)
+
+    def _search_percentile(self, operator, value):
+        if operator not in (">=", ">") or not isinstance(value, int | float):
+            raise UserError(self.env._('Search the percentile with ">=" or ">" and a number.'))
+        self.flush_model(["score", "model_id"])
+        wanted = math.floor(value) + 1 if operator == ">" else value
+        branches = []
+        for scoring_model in self.env["lead.scoring.model"].sudo().search([]):
+            bound = insight.lowest_score_at_percentile(self.env.cr, scoring_model.id, wanted)
+            if bound is None:
+                continue
+            score, strict = bound
+            branch = [("model_id", "=", scoring_model.id)]
+            if score != float("-inf"):
+                branch.append(("score", ">" if strict else ">=", score))
+            branches.append(branch)
+        return expression.OR(branches) if branches else expression.FALSE_DOMAIN
+
+    def _lead_scoring_next_steps(self):
+        """What this record could still earn, the largest first: the active
+        rules with positive points it does not match (no open line since the
+        last run), and the Automations-tab lines with positive points whose
+        cap and cooldown still allow an award now, at what they would give.
+        Each step is ``{"rule_id", "action_id", "name", "points"}``."""
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "lead_scoring.lead_scoring_score_action"
+        scoring_model = self.model_id.sudo()
+        column = scoring_model._target_column()
+        target_id = self[column].id
+        if not target_id:
+            return []
+        matched = (
+            self.env["lead.scoring.point"]
+            .sudo()
+            .search(
+                [
+                    ("model_id", "=", scoring_model.id),
+                    (column, "=", target_id),
+                    ("rule_id", "!=", False),
+                    ("closed_date", "=", False),
+                ]
+            )
+            .rule_id
         )
-        action["domain"] = [
-            ("model_id", "=", self.model_id.id),
-            ("partner_id.parent_id", "=", self.partner_id.id),
+        steps = [
+            {"rule_id": rule.id, "action_id": False, "name": rule.name, "points": rule.points}
+            for rule in scoring_model.rule_ids - matched
+            if rule.points > 0
         ]
-        return action
+        for line in scoring_model.automation_ids:
+            action = line.action_id
+            if not (action and line.points > 0):
+                continue
+            allowed = action._lead_scoring_allowed_points(scoring_model, [target_id])
+            points = allowed.get(target_id, action.score_points)
+            if points > 0:
+                steps.append(
+                    {"rule_id": False, "action_id": action.id, "name": line.name, "points": points}
+                )
+        return sorted(steps, key=lambda step: -step["points"])
+
+    def action_open_rollup_contacts(self):
+        """The contacts behind a company's roll-up: its active contacts (those
+        without a score in the model count as 0), as a list of contacts."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._(
+                "%(model)s: contacts of %(company)s",
+                model=self.model_id.name,
+                company=self.partner_id.display_name,
+            ),
+            "res_model": "res.partner",
+            "views": [
+                (self.env.ref("lead_scoring.res_partner_view_list_lead_scoring_rollup").id, "list"),
+                (self.env.ref("base.view_partner_form").id, "form"),
+            ],
+            "domain": [("parent_id", "=", self.partner_id.id)],
+            "context": {
+                "active_test": True,
+                "create": False,
+                "lead_scoring_model_id": self.model_id.id,
+            },
+        }
 
     def action_open_points(self):
         self.ensure_one()
@@ -227,3 +466,22 @@ class LeadScoringScore(models.Model):
             )
         )
         self.invalidate_model(["band_id"])
+
+
+ARROWS = {"up": "▲", "down": "▼", "steady": "▶"}
+_COMPARE = {
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+}
+
+
+def _direction(trend):
+    if trend >= insight.TREND_STEP:
+        return "up"
+    if trend <= -insight.TREND_STEP:
+        return "down"
+    return "steady"

@@ -1,5 +1,6 @@
 from odoo import api, fields, models
 
+from .crm_team import ASSIGNMENT_ORDER_PARAM, ASSIGNMENT_ORDERS
 from .lead_scoring_point import DEFAULT_RETENTION_DAYS, RETENTION_PARAM
 from .res_partner import ENGAGEMENT_MODEL_PARAM, FIT_MODEL_PARAM
 
@@ -40,6 +41,15 @@ class ResConfigSettings(models.TransientModel):
         help="Its band codes are the digit of the lead grade (A1: 1).",
     )
 
+    lead_scoring_assignment_order = fields.Selection(
+        ASSIGNMENT_ORDERS,
+        "Assign Leads By",
+        config_parameter=ASSIGNMENT_ORDER_PARAM,
+        default="probability",
+        help='Order in which Odoo\'s lead assignment (automatic and "Assign leads") hands '
+        "out leads: the highest first. Leads with the same score keep Odoo's order.",
+    )
+
     def set_values(self):
         before = self.env["res.partner"]._lead_scoring_grade_models()
         res = super().set_values()
@@ -53,6 +63,9 @@ class ResConfigSettings(models.TransientModel):
             "lead_scoring.ir_cron_recompute_scores", raise_if_not_found=False
         ).sudo()
 
+    # Computed on a new record (the settings form is one) only through a
+    # dependency: without it the client gets 0 and no unit.
+    @api.depends("company_id")
     def _compute_lead_scoring_interval(self):
         cron = self._lead_scoring_cron()
         for settings in self:

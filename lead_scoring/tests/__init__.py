@@ -19,3 +19,10 @@ from . import test_scoring_lab
 from . import test_events_api
 from . import test_primary_write
 from . import test_evaluate_together
+from . import test_screen_figures
+from . import test_threshold_actions
+from . import test_events_api_hostile
+from . import test_conversion_report
+from . import test_assignment
+from . import test_activity_done
+from . import test_insight

@@ -3,9 +3,11 @@ import random
 from datetime import timedelta
 
 from freezegun import freeze_time
+from lxml import etree
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
+from odoo.fields import Command
 from odoo.tests import tagged
 
 from .. import lab_math
@@ -466,3 +468,93 @@ class TestScoringLab(LeadScoringCase):
         model.lab_auc = 0.52
         model.invalidate_recordset(["health_warning"])
         self.assertFalse(model.health_warning)
+
+    # ------------------------------------------------------------------
+    # What the lab shows (issue 22)
+    # ------------------------------------------------------------------
+
+    def test_lift_counts_whole_outcomes(self):
+        lab = self.lab()
+        lab.action_analyse()
+        test_won = sum(won for _hits, won, _lost in lab._patterns()["test"])
+        # 288 measured outcomes: 28.8 a tenth, and ties spread over tenths.
+        self.assertNotEqual(lab.test_count % 10, 0)
+        for series in ("current", "suggested"):
+            rows = lab.lift_ids.filtered(lambda row, s=series: row.series == s)
+            self.assertEqual(len(rows), 10)
+            for row in rows:
+                self.assertIsInstance(row.outcome_count, int)
+                self.assertIsInstance(row.won_count, int)
+                self.assertLessEqual(row.won_count, row.outcome_count)
+                if row.outcome_count:
+                    self.assertAlmostEqual(
+                        row.won_rate, 100.0 * row.won_count / row.outcome_count, delta=0.05
+                    )
+            self.assertEqual(sum(rows.mapped("outcome_count")), lab.test_count)
+            self.assertEqual(sum(rows.mapped("won_count")), test_won)
+        self.assertEqual(self.env["lead.scoring.lab.lift"]._fields["outcome_count"].type, "integer")
+
+    def test_thin_evidence_does_not_push_apply(self):
+        lab = self.lab()
+        lab.action_analyse()
+        self.assertGreater(lab.suggested_auc, lab.auc)
+        self.assertFalse(lab.evidence_thin, "a suggestion that ranks better is worth applying")
+        self.assertFalse(lab.evidence_note)
+        # Suggesting the current points gains nothing (0.50 → 0.50 in the issue).
+        for line in lab.line_ids:
+            line.suggested_points = line.current_points
+        self.assertAlmostEqual(lab.suggested_auc, lab.auc)
+        self.assertTrue(lab.evidence_thin)
+        self.assertIn("gains nothing", lab.evidence_note)
+        # A narrow window: enough to fit (≥ 30 outcomes), too few to judge.
+        start = (self.now - timedelta(days=200)).date()
+        narrow = self.lab(date_from=start, date_to=start + timedelta(days=11))
+        narrow.action_analyse()
+        self.assertGreaterEqual(narrow.won_count + narrow.lost_count, lab_math.MIN_OUTCOMES)
+        self.assertLess(narrow.test_count, lab_math.MIN_OUTCOMES)
+        self.assertTrue(narrow.evidence_thin)
+        self.assertIn("Too little evidence", narrow.evidence_note)
+        # The form: the highlighted Apply is for sound evidence only; Apply stays possible.
+        arch = etree.fromstring(
+            self.env["lead.scoring.lab"]
+            .with_user(self.manager)
+            .get_views([(False, "form")])["views"]["form"]["arch"]
+        )
+        applies = arch.xpath("//header/button[@name='action_apply']")
+        self.assertEqual(
+            {(button.get("class"), button.get("invisible")) for button in applies},
+            {
+                ("btn-primary", "state != 'analysed' or evidence_thin"),
+                ("btn-secondary", "state != 'analysed' or not evidence_thin"),
+            },
+        )
+        narrow.action_apply()
+        self.assertEqual(narrow.state, "applied")
+
+    def test_candidates_below_002_are_marked_not_predictive(self):
+        lab = self.lab()
+        lab.action_analyse()
+        tag_d = lab.candidate_ids.filtered(
+            lambda c: c.domain == f"[('tag_ids', 'in', [{self.tag_d.id}])]"
+        )
+        self.assertTrue(tag_d.is_predictive)
+        for candidate in lab.candidate_ids:
+            self.assertEqual(candidate.is_predictive, candidate.information_value >= 0.02)
+        lab.candidate_ids = [
+            Command.create(
+                {"name": "Weak", "domain": "[('priority', '=', '2')]", "information_value": 0.01}
+            )
+        ]
+        weak = lab.candidate_ids.filtered(lambda c: c.name == "Weak")
+        self.assertFalse(weak.is_predictive)
+        arch = etree.fromstring(
+            self.env["lead.scoring.lab"]
+            .with_user(self.manager)
+            .get_views([(False, "form")])["views"]["form"]["arch"]
+        )
+        candidates = arch.xpath("//field[@name='candidate_ids']/list")[0]
+        self.assertEqual(candidates.get("decoration-muted"), "not is_predictive")
+        self.assertEqual(
+            candidates.xpath("button[@string='Not predictive']/@invisible"),
+            ["rule_id or is_predictive"],
+        )

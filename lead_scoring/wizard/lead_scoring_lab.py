@@ -90,6 +90,12 @@ class LeadScoringLab(models.TransientModel):
     )
     auc_measured = fields.Boolean(readonly=True)
     evaluation_note = fields.Char(readonly=True)
+    evidence_thin = fields.Boolean(
+        compute="_compute_evidence",
+        help="The suggestion does not rank the newest outcomes better than the current "
+        "points, or rests on too few outcomes to judge: applying it is not recommended.",
+    )
+    evidence_note = fields.Char(compute="_compute_evidence")
     intercept = fields.Float(
         "Log-Odds Without Any Rule",
         digits=(16, 4),
@@ -132,6 +138,36 @@ class LeadScoringLab(models.TransientModel):
             points = lab._line_points("suggested_points")
             auc = data and lab_math.roc_auc(_scored(data["test"], data["rules"], points))
             lab.suggested_auc = auc or 0.0
+
+    @api.depends("state", "auc", "suggested_auc", "auc_measured", "train_count", "test_count")
+    def _compute_evidence(self):
+        for lab in self:
+            note = False
+            if lab.state == "analysed":
+                too_few = min(lab.train_count, lab.test_count)
+                if too_few < lab_math.MIN_OUTCOMES:
+                    note = self.env._(
+                        "Too little evidence: the suggestion is fitted on %(train)s and "
+                        "measured on %(test)s outcomes; at least %(min)s each are needed "
+                        "to judge it. Widen the window before applying.",
+                        train=lab.train_count,
+                        test=lab.test_count,
+                        min=lab_math.MIN_OUTCOMES,
+                    )
+                elif not lab.auc_measured:
+                    note = self.env._(
+                        "The suggestion cannot be measured on unseen outcomes: "
+                        "applying it is a guess."
+                    )
+                elif round(lab.suggested_auc, 2) <= round(lab.auc, 2):
+                    note = self.env._(
+                        "The suggestion gains nothing: ROC AUC %(auc).2f with the current "
+                        "points, %(new).2f with the suggested ones.",
+                        auc=lab.auc,
+                        new=lab.suggested_auc,
+                    )
+            lab.evidence_thin = bool(note)
+            lab.evidence_note = note
 
     @api.onchange("date_from", "date_to", "points_to_double_odds")
     def _onchange_window(self):
@@ -448,8 +484,8 @@ class LeadScoringLab(models.TransientModel):
         by the current and by the suggested points."""
         values = []
         for series, points in (("current", current), ("suggested", suggested)):
-            for decile, count, won, rate, lift in lab_math.lift_by_decile(
-                _scored(test, rule_ids, points)
+            for decile, count, won, rate, lift in _whole_deciles(
+                lab_math.lift_by_decile(_scored(test, rule_ids, points))
             ):
                 values.append(
                     Command.create(
@@ -534,6 +570,32 @@ def _without_jit(cr):
         yield
     finally:
         cr.execute(SQL("SELECT set_config('jit', %s, true)", previous))
+
+
+def _whole_deciles(rows):
+    """``lab_math.lift_by_decile`` rows with whole outcomes: a tie spread over
+    two tenths comes out in fractions (6.3 outcomes); people count outcomes.
+    The running totals of won and lost are rounded, so every outcome is in
+    exactly one tenth and the tenths add up to the total; the won rate and
+    lift are those of the whole counts shown."""
+    total = sum(count for _decile, count, _won, _rate, _lift in rows)
+    won_total = sum(won for _decile, _count, won, _rate, _lift in rows)
+    base_rate = won_total / total if total else 0.0
+    result = []
+    won_sum = lost_sum = 0.0
+    won_before = lost_before = 0
+    for decile, count, won, _rate, _lift in rows:
+        won_sum += won
+        lost_sum += count - won
+        won_upto, lost_upto = round(won_sum), round(lost_sum)
+        whole_won = won_upto - won_before
+        whole_count = whole_won + lost_upto - lost_before
+        won_before, lost_before = won_upto, lost_upto
+        rate = whole_won / whole_count if whole_count else 0.0
+        result.append(
+            (decile, whole_count, whole_won, rate, rate / base_rate if base_rate else 0.0)
+        )
+    return result
 
 
 def _features(hits):

@@ -15,6 +15,8 @@ CANDIDATE_COUNT = 20
 # same outcomes) can be dropped.
 CANDIDATE_POOL = 40
 CANDIDATE_TYPES = ("many2one", "many2many", "selection", "boolean")
+# Below this information value a condition is usually taken as not predictive.
+PREDICTIVE_IV = 0.02
 # Models whose records are people, bookkeeping or conversations, not
 # segments of customers.
 EXCLUDED_COMODELS = (
@@ -67,8 +69,15 @@ class LeadScoringLabCandidate(models.TransientModel):
     information_value = fields.Float(
         digits=(16, 3),
         readonly=True,
-        help="How strongly the condition separates won from lost outcomes "
-        "(above 0.1: useful; above 0.3: strong). Candidates are ranked by it.",
+        help="Information value: how strongly the condition separates won from lost "
+        "outcomes (below 0.02: not predictive; above 0.1: useful; above 0.3: strong). "
+        "Candidates are ranked by it.",
+    )
+    is_predictive = fields.Boolean(
+        "Predictive",
+        compute="_compute_is_predictive",
+        help="Information value of at least 0.02: the condition tells won from lost "
+        "at all. Below it, adding it as a rule would add noise.",
     )
     suggested_points = fields.Float(
         help="Points the condition earns on top of the model's current rules, from a "
@@ -76,6 +85,11 @@ class LeadScoringLabCandidate(models.TransientModel):
         "all outcomes of the window.",
     )
     rule_id = fields.Many2one("lead.scoring.rule", "Added Rule", readonly=True, ondelete="set null")
+
+    @api.depends("information_value")
+    def _compute_is_predictive(self):
+        for candidate in self:
+            candidate.is_predictive = candidate.information_value >= PREDICTIVE_IV
 
     def action_add_rule(self):
         """Button "Add as rule": a rule with this condition and the suggested points."""

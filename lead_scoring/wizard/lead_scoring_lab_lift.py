@@ -17,8 +17,8 @@ class LeadScoringLabLift(models.TransientModel):
     decile = fields.Integer(
         readonly=True, help="1 = the tenth of the outcomes with the highest scores."
     )
-    outcome_count = fields.Float("Outcomes", digits=(16, 1), readonly=True)
-    won_count = fields.Float("Won", digits=(16, 1), readonly=True)
+    outcome_count = fields.Integer("Outcomes", readonly=True)
+    won_count = fields.Integer("Won", readonly=True)
     won_rate = fields.Float("Won Rate (%)", digits=(16, 1), readonly=True, aggregator="avg")
     lift = fields.Float(
         digits=(16, 2),

@@ -75,8 +75,8 @@ registry.category("web_tour.tours").add("lead_scoring_marketer_tour", {
 registry.category("web_tour.tours").add("lead_scoring_partner_tour", {
     steps: () => [
         {
-            content: "The contact's score is on the Score History button",
-            trigger: "button[name=action_open_lead_scoring_points] .o_stat_value:contains(20)",
+            content: "The Score History button counts the live lines it opens",
+            trigger: "button[name=action_open_lead_scoring_points] .o_stat_value:contains(1)",
         },
         {
             content: "Open the Scores tab",
@@ -84,8 +84,26 @@ registry.category("web_tour.tours").add("lead_scoring_partner_tour", {
             run: "click",
         },
         {
-            content: "One line per scoring model, with its band",
-            trigger: ".o_field_widget[name=lead_score_ids] .o_data_row:contains(Tour Profiel)",
+            content: "One line per scoring model, with its score",
+            trigger: ".o_field_widget[name=lead_score_ids] .o_data_row:contains(Tour Profiel) td[name=score]:contains(20)",
+        },
+        {
+            content: "Open the score",
+            trigger: ".o_field_widget[name=lead_score_ids] .o_data_row:contains(Tour Profiel) td[name=model_id]",
+            run: "click",
+        },
+        {
+            content: "Its form says why: the ledger lines, no technical fields",
+            trigger: ".modal .o_field_widget[name=point_ids] .o_data_row:contains(Rule: Land is Nederland)",
+        },
+        {
+            content: "No win probability before the lab was applied",
+            trigger: ".modal .o_form_view:not(:has(.o_field_widget[name=win_probability])):not(:has(.o_field_widget[name=band_color]))",
+        },
+        {
+            content: "Close it",
+            trigger: ".modal .btn-close",
+            run: "click",
         },
         {
             content: "Open the score history",
