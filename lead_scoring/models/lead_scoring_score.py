@@ -225,7 +225,7 @@ class LeadScoringScore(models.Model):
         self.env["lead.scoring.point"].flush_model()
         self.flush_model()
         ids = []
-        for scoring_model in self.env["lead.scoring.model"].sudo().search([]):
+        for scoring_model in self.env["lead.scoring.model"].sudo().search([("active", "=", True)]):
             column = SQL.identifier(scoring_model._target_column())
             self.env.cr.execute(
                 SQL(
@@ -273,7 +273,7 @@ class LeadScoringScore(models.Model):
         self.flush_model(["score", "model_id"])
         wanted = math.floor(value) + 1 if operator == ">" else value
         branches = []
-        for scoring_model in self.env["lead.scoring.model"].sudo().search([]):
+        for scoring_model in self.env["lead.scoring.model"].sudo().search([("active", "=", True)]):
             bound = insight.lowest_score_at_percentile(self.env.cr, scoring_model.id, wanted)
             if bound is None:
                 continue

@@ -91,7 +91,7 @@ class LeadScoringConversionReport(models.Model):
         branches = []
         deal = self.env["crm.lead"]._lead_scoring_target
         columns = {self.env["res.partner"]._lead_scoring_target: "partner_id", deal: "lead_id"}
-        scoring_models = self.env["lead.scoring.model"].sudo().search([])
+        scoring_models = self.env["lead.scoring.model"].sudo().search([("active", "=", True)])
         for scoring_model in scoring_models.filtered("domain"):
             segment = scoring_model._segment_domain()
             column = columns.get(scoring_model.target)
