@@ -349,9 +349,12 @@ class LeadScoringAutomation(models.Model):
         now = fields.Datetime.now()
         awards = []
         candidates = []
+        # Now to the second (fields.Datetime.now() drops the microseconds a
+        # view made this very second still has).
+        latest = now + timedelta(seconds=1)
         for view in views:
             # Dated at the visit, never later than now (the database clock may run ahead).
-            date = min(view.date, now)
+            date = min(view.date, latest)
             expire_date = expire_date_from(
                 date, action.score_expire_after, action.score_expire_unit or "months"
             )
