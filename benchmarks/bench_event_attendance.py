@@ -20,7 +20,6 @@ with 20 trigger lines active.
 
 import argparse
 import random
-import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -38,36 +37,6 @@ ADDON = "lead_scoring_event"
 DB_NAME = f"{base.DB_PREFIX}_event"
 TARGET_SECONDS = 2.0
 LINES = 20
-
-
-def install(db, log_level):
-    subprocess.run(
-        [
-            sys.executable,
-            *("-m", "odoo", "--addons-path", base.addons_path(), "-d", db, "-i", ADDON),
-            *("--without-demo=all", "--stop-after-init", "--no-http", "--max-cron-threads=0"),
-            f"--log-level={log_level}",
-        ],
-        check=True,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def create_contacts(bench, count):
-    env = bench.env
-    env["ir.cron"].search([]).write({"active": False})
-    names = [
-        f"{bench.rng.choice(base.FIRST_NAMES)} {bench.rng.choice(base.LAST_NAMES)}"
-        for _ in range(count)
-    ]
-    partners = env["res.partner"].create(
-        [
-            {"name": name, "email": f"{base.slug(name)}.{index}@example.nl"}
-            for index, name in enumerate(names)
-        ]
-    )
-    bench.cr.commit()
-    return partners
 
 
 def create_event(bench, name, partners, event_type):
@@ -172,11 +141,11 @@ def run(bench):
     print(f"Creating database {DB_NAME} and installing {ADDON} ...", flush=True)
     bench.databases.append(DB_NAME)
     base.drop_database(DB_NAME)
-    install(DB_NAME, args.log_level)
+    base.install_addon(DB_NAME, args.log_level, ADDON)
     bench.db = DB_NAME
     base.open_registry(bench)
     try:
-        partners = create_contacts(bench, args.attendees)
+        partners = base.create_contacts(bench, args.attendees)
         webinar = bench.env["event.type"].create({"name": "Webinar"})
         scenario(bench, "Odoo alone: one call", attend_in_one_call, partners, webinar, 0)
         floor = scenario(

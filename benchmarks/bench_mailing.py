@@ -20,7 +20,6 @@ Target: 1,000 mailing opens processed in at most 2 seconds.
 
 import argparse
 import random
-import subprocess
 import sys
 from pathlib import Path
 
@@ -35,38 +34,6 @@ from odoo.tools import SQL
 ADDON = "lead_scoring_mass_mailing"
 DB_NAME = f"{base.DB_PREFIX}_mailing"
 TARGET_SECONDS = 2.0
-
-
-def install(db, log_level):
-    """The bridge and what it depends on, in a subprocess (as base.install_addon
-    does for lead_scoring, whose module it names)."""
-    subprocess.run(
-        [
-            sys.executable,
-            *("-m", "odoo", "--addons-path", base.addons_path(), "-d", db, "-i", ADDON),
-            *("--without-demo=all", "--stop-after-init", "--no-http", "--max-cron-threads=0"),
-            f"--log-level={log_level}",
-        ],
-        check=True,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def create_contacts(bench, count):
-    env = bench.env
-    env["ir.cron"].search([]).write({"active": False})
-    names = [
-        f"{bench.rng.choice(base.FIRST_NAMES)} {bench.rng.choice(base.LAST_NAMES)}"
-        for _ in range(count)
-    ]
-    partners = env["res.partner"].create(
-        [
-            {"name": name, "email": f"{base.slug(name)}.{index}@example.nl"}
-            for index, name in enumerate(names)
-        ]
-    )
-    bench.cr.commit()
-    return partners
 
 
 def create_mailing_with_traces(bench, subject, partners, first_mail_id):
@@ -192,11 +159,11 @@ def run(bench):
     print(f"Creating database {DB_NAME} and installing {ADDON} ...", flush=True)
     bench.databases.append(DB_NAME)
     base.drop_database(DB_NAME)
-    install(DB_NAME, args.log_level)
+    base.install_addon(DB_NAME, args.log_level, ADDON)
     bench.db = DB_NAME
     base.open_registry(bench)
     try:
-        partners = create_contacts(bench, args.recipients)
+        partners = base.create_contacts(bench, args.recipients)
         count = len(partners)
         # Six mailings, one per scenario: an open counts once per mailing.
         # First what Odoo's own tracking costs, before any scoring is set up.

@@ -95,27 +95,13 @@ def parse_args(argv=None):
 # ----------------------------------------------------------------------------
 
 
-def install(db, log_level):
-    """lead_scoring_queue_job (with lead_scoring and queue_job) in a fresh database."""
-    subprocess.run(
-        [
-            sys.executable,
-            *("-m", "odoo", "--addons-path", base.addons_path(), "-d", db),
-            *("-i", ADDON, "--without-demo=all", "--stop-after-init", "--no-http"),
-            *("--max-cron-threads=0", f"--log-level={log_level}"),
-        ],
-        check=True,
-        stdin=subprocess.DEVNULL,
-    )
-
-
 def prepare(bench):
     """The template database: addon installed, data loaded, models configured."""
     args = bench.args
     base.drop_database(DB)
     bench.databases.append(DB)
     print(f"Creating {DB}: installing {ADDON} ...", flush=True)
-    install(DB, args.log_level)
+    base.install_addon(DB, args.log_level, ADDON)
     bench.db, bench.rng = DB, random.Random(args.seed)
     base.open_registry(bench)
     try:

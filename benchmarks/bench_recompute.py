@@ -339,29 +339,37 @@ def drop_database(db):
         conn.close()
 
 
-def install_addon(db, log_level):
-    """Install lead_scoring (without demo) in a fresh database.
+def install_addon(db, log_level, addon="lead_scoring"):
+    """Install an addon of this repository (default lead_scoring, without
+    demo) and what it depends on in a fresh database.
 
     In a subprocess: the install loads every module's data, and doing it here
     would raise this process's peak RSS above what the benchmark wants to see.
     """
     command = [
         sys.executable,
-        "-m",
-        "odoo",
-        "--addons-path",
-        addons_path(),
-        "-d",
-        db,
-        "-i",
-        "lead_scoring",
-        "--without-demo=all",
-        "--stop-after-init",
-        "--no-http",
-        "--max-cron-threads=0",
+        *("-m", "odoo", "--addons-path", addons_path(), "-d", db, "-i", addon),
+        *("--without-demo=all", "--stop-after-init", "--no-http", "--max-cron-threads=0"),
         f"--log-level={log_level}",
     ]
     subprocess.run(command, check=True, stdin=subprocess.DEVNULL)
+
+
+def create_contacts(bench, count):
+    """``count`` contacts with a name and an e-mail, committed (crons off)."""
+    env = bench.env
+    env["ir.cron"].search([]).write({"active": False})
+    names = [
+        f"{bench.rng.choice(FIRST_NAMES)} {bench.rng.choice(LAST_NAMES)}" for _ in range(count)
+    ]
+    partners = env["res.partner"].create(
+        [
+            {"name": name, "email": f"{slug(name)}.{index}@example.nl"}
+            for index, name in enumerate(names)
+        ]
+    )
+    bench.cr.commit()
+    return partners
 
 
 def configure_odoo(args):

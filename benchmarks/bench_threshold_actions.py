@@ -22,85 +22,23 @@ Usage: python3 benchmarks/bench_threshold_actions.py [--crossings N]
 """
 
 import argparse
-import os
-import subprocess
 import sys
 import time
 from datetime import timedelta
 from pathlib import Path
 
-# Odoo stores naive UTC datetimes; the process clock must be UTC before Odoo loads.
-os.environ["TZ"] = "UTC"
-time.tzset()
-# Same connection defaults as tools/odoo.sh; libpq reads them, so does Odoo.
-for _name, _value in {
-    "PGHOST": "127.0.0.1",
-    "PGPORT": "5432",
-    "PGUSER": "odoo",
-    "PGPASSWORD": "odoo",
-}.items():
-    os.environ.setdefault(_name, _value)
-if os.environ.get("ODOO_PATH"):
-    sys.path.insert(0, os.environ["ODOO_PATH"])
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [os.environ["ODOO_PATH"], os.environ.get("PYTHONPATH")])
-    )
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_recompute as base  # sets up the environment and imports Odoo first
 
-import psycopg2
-from psycopg2 import sql as pgsql
-
-try:
-    import odoo
-except ImportError:
-    sys.exit(
-        "ERROR: Odoo 18.0 is not importable by python3. "
-        "Fix: export ODOO_PATH=/path/to/odoo-18.0 (an Odoo 18 checkout with its requirements)."
-    )
+import odoo
 from odoo import SUPERUSER_ID, api, fields
 from odoo.fields import Command
 from odoo.modules.registry import Registry
 
-REPO = Path(__file__).resolve().parent.parent
 DB_NAME = "lead_scoring_bench_threshold_actions"
 ADDON = "lead_scoring_mass_mailing"
 TARGETS = {"add_to_list": 5.0, "schedule_activity": 20.0}
 QUIET = {"tracking_disable": True, "mail_create_nolog": True, "mail_create_nosubscribe": True}
-
-
-def addons_path():
-    odoo_root = Path(odoo.__file__).resolve().parent.parent
-    return ",".join(
-        str(path) for path in (odoo_root / "addons", odoo_root / "odoo" / "addons", REPO)
-    )
-
-
-def drop_database(db):
-    assert db == DB_NAME, db  # only ever the benchmark's own database
-    Registry.delete(db)
-    odoo.sql_db.close_db(db)
-    conn = psycopg2.connect(dbname="postgres")
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(
-                pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pgsql.Identifier(db))
-            )
-    finally:
-        conn.close()
-
-
-def install(db, log_level):
-    """The bridge and its dependencies, in a subprocess (a fresh database)."""
-    subprocess.run(
-        [
-            sys.executable,
-            *("-m", "odoo", "--addons-path", addons_path(), "-d", db, "-i", ADDON),
-            *("--without-demo=all", "--stop-after-init", "--no-http", "--max-cron-threads=0"),
-            f"--log-level={log_level}",
-        ],
-        check=True,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 class Timer:
@@ -244,8 +182,8 @@ def naive_activities(env, partners, scoring_model, activity_type, fallback):
 
 def run(args):
     print(f"Creating database {DB_NAME} and installing {ADDON} ...", flush=True)
-    drop_database(DB_NAME)
-    install(DB_NAME, args.log_level)
+    base.drop_database(DB_NAME)
+    base.install_addon(DB_NAME, args.log_level, ADDON)
     registry = Registry(DB_NAME)
     results = []
     with registry.cursor() as cr:
@@ -323,7 +261,7 @@ def main(argv=None):
     args = parse_args(argv)
     odoo.tools.config.parse_config(
         [
-            *("--addons-path", addons_path(), "--log-level", args.log_level),
+            *("--addons-path", base.addons_path(), "--log-level", args.log_level),
             *("--max-cron-threads=0", "--without-demo=all"),
         ],
         setup_logging=True,
@@ -334,7 +272,7 @@ def main(argv=None):
         if args.keep_db:
             print(f"Database {DB_NAME} kept.")
         else:
-            drop_database(DB_NAME)
+            base.drop_database(DB_NAME)
 
 
 if __name__ == "__main__":

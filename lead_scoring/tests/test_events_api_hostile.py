@@ -19,7 +19,7 @@ from ..api.payload import (
     parse_body,
     too_deep,
 )
-from .common import LeadScoringHttpCase
+from .common import HostileRequestChecks, LeadScoringHttpCase
 from .test_events_api import EVENTS_URL, EventsApiFixtures
 
 # Any code point, surrogates and control characters included.
@@ -91,7 +91,7 @@ class TestApiPayload(BaseCase):
 
 
 @tagged("post_install", "-at_install")
-class TestEventsApiHostile(EventsApiFixtures, LeadScoringHttpCase):
+class TestEventsApiHostile(HostileRequestChecks, EventsApiFixtures, LeadScoringHttpCase):
     """Hostile requests over real HTTP."""
 
     @classmethod
@@ -117,10 +117,6 @@ class TestEventsApiHostile(EventsApiFixtures, LeadScoringHttpCase):
     def post_events(self, events):
         # ensure_ascii: lone surrogates travel as valid JSON escapes ("\ud800").
         return self.post(json.dumps({"events": events}, ensure_ascii=True).encode())
-
-    def ledger_size(self):
-        self.env.cr.execute("SELECT count(*) FROM lead_scoring_point")
-        return self.env.cr.fetchone()[0]
 
     def test_nul_and_surrogates_are_refused_per_event(self):
         bad = []

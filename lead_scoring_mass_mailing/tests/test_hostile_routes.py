@@ -6,8 +6,6 @@ a valid one still scores."""
 
 import json
 import re
-from contextlib import ExitStack, contextmanager
-from unittest.mock import patch
 from urllib.parse import quote
 
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +13,8 @@ from hypothesis import strategies as st
 
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
+
+from odoo.addons.lead_scoring.tests.common import HostileRequestChecks
 
 from ..controllers.main import LeadScoringMassMailController
 from ..models.link_tracker_click import LinkTrackerClick
@@ -88,7 +88,9 @@ def query(**params):
 
 
 @tagged("post_install", "-at_install")
-class TestHostileRoutes(MailingScoringCommon, HttpCase):
+class TestHostileRoutes(HostileRequestChecks, MailingScoringCommon, HttpCase):
+    OVERRIDES = OVERRIDES
+
     def setUp(self):
         super().setUp()
         for trigger, points in (
@@ -119,26 +121,6 @@ class TestHostileRoutes(MailingScoringCommon, HttpCase):
         self.code = self.anna_link.split("/")[2]
 
     # ------------------------------------------------------------------
-
-    def ledger_size(self):
-        self.env.flush_all()
-        self.env.cr.execute("SELECT count(*) FROM lead_scoring_point")
-        return self.env.cr.fetchone()[0]
-
-    @contextmanager
-    def bypassed(self):
-        """Our overrides reduced to ``super()``: Odoo's behaviour without this addon."""
-
-        def passthrough(cls, name):
-            def method(self, *args, **kwargs):
-                return getattr(super(cls, self), name)(*args, **kwargs)
-
-            return method
-
-        with ExitStack() as stack:
-            for cls, name in OVERRIDES:
-                stack.enter_context(patch.object(cls, name, passthrough(cls, name)))
-            yield
 
     def _send(self, method, path, **kwargs):
         response = self.opener.request(

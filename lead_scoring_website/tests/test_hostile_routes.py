@@ -7,9 +7,8 @@ nothing, a valid one still scores."""
 import http.client
 import json
 import logging
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from types import SimpleNamespace
-from unittest.mock import patch
 from urllib.parse import quote
 
 import requests
@@ -19,6 +18,8 @@ from hypothesis import strategies as st
 import odoo
 from odoo.tests import tagged
 from odoo.tests.common import HOST, Opener
+
+from odoo.addons.lead_scoring.tests.common import HostileRequestChecks
 
 from ..controllers.website_form import WebsiteForm
 from ..models.crm_lead import CrmLead
@@ -112,7 +113,9 @@ def form_body(fields):
 
 
 @tagged("post_install", "-at_install")
-class TestHostileRoutes(LeadScoringWebsiteCase):
+class TestHostileRoutes(HostileRequestChecks, LeadScoringWebsiteCase):
+    OVERRIDES = OVERRIDES
+
     def setUp(self):
         super().setUp()
         for scoring_model in (self.engagement, self.deal_model):
@@ -120,26 +123,6 @@ class TestHostileRoutes(LeadScoringWebsiteCase):
             self.add_line(scoring_model, "Lead form sent", trigger="website_lead_form", points=5)
 
     # ------------------------------------------------------------------
-
-    def ledger_size(self):
-        self.env.flush_all()
-        self.env.cr.execute("SELECT count(*) FROM lead_scoring_point")
-        return self.env.cr.fetchone()[0]
-
-    @contextmanager
-    def bypassed(self):
-        """Our overrides reduced to ``super()``: Odoo's behaviour without this addon."""
-
-        def passthrough(cls, name):
-            def method(self, *args, **kwargs):
-                return getattr(super(cls, self), name)(*args, **kwargs)
-
-            return method
-
-        with ExitStack() as stack:
-            for cls, name in OVERRIDES:
-                stack.enter_context(patch.object(cls, name, passthrough(cls, name)))
-            yield
 
     def _send(self, opener, method, path, **kwargs):
         if opener == RAW:
