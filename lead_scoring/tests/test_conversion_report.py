@@ -153,9 +153,8 @@ class TestConversionReport(LeadScoringCase):
         self.assertEqual(Report.search([("model_id", "=", dutch.id)]).lead_id, bram_deal)
 
     def test_the_menu_opens_one_model(self):
-        action = (
-            self.env["lead.scoring.conversion.report"].with_user(self.salesman).action_open_report()
-        )
+        menu = self.env.ref("lead_scoring.lead_scoring_conversion_report_menu")
+        action = menu.action.with_user(self.salesman).run()
         self.assertEqual(action["res_model"], "lead.scoring.conversion.report")
         first_deal_model = self.ScoringModel.search([("target", "=", "deal")], limit=1)
         self.assertEqual(action["context"], {"search_default_model_id": first_deal_model.id})
