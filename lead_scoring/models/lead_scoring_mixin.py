@@ -55,6 +55,15 @@ class LeadScoringMixin(models.AbstractModel):
         groups="lead_scoring.group_lead_scoring_user",
     )
 
+    lead_scoring_live_point_count = fields.Integer(
+        "Score Lines",
+        compute="_compute_lead_scoring_live_point_count",
+        groups="lead_scoring.group_lead_scoring_user",
+        help="Live score lines (not closed, not expired) of this record in every scoring "
+        "model: the lines the Score History button opens. Its scores, one per scoring "
+        "model, are on its Scores tab.",
+    )
+
     def _compute_lead_scoring_point_count(self):
         column = self._lead_scoring_column
         counts = dict(
@@ -64,6 +73,16 @@ class LeadScoringMixin(models.AbstractModel):
         )
         for record in self:
             record.lead_scoring_point_count = counts.get(record._origin, 0)
+
+    def _compute_lead_scoring_live_point_count(self):
+        column = self._lead_scoring_column
+        counts = dict(
+            self.env["lead.scoring.point"]._read_group(
+                [(column, "in", self.ids), ("is_live", "=", True)], [column], ["__count"]
+            )
+        )
+        for record in self:
+            record.lead_scoring_live_point_count = counts.get(record._origin, 0)
 
     @api.model
     @tools.ormcache()

@@ -60,15 +60,6 @@ class ResPartner(models.Model):
         groups="lead_scoring.group_lead_scoring_user",
     )
 
-    lead_scoring_live_point_count = fields.Integer(
-        "Score Lines",
-        compute="_compute_lead_scoring_live_point_count",
-        groups="lead_scoring.group_lead_scoring_user",
-        help="Live score lines (not closed, not expired) of this contact in every scoring "
-        "model: the lines the Score History button opens. The contact's scores, one per "
-        "scoring model, are on its Scores tab.",
-    )
-
     lead_scoring_model_score = fields.Float(
         "Score in Model",
         compute="_compute_lead_scoring_model_score",
@@ -90,17 +81,6 @@ class ResPartner(models.Model):
             }
         for partner in self:
             partner.lead_scoring_model_score = scores.get(partner._origin.id, 0.0)
-
-    def _compute_lead_scoring_live_point_count(self):
-        counts = dict(
-            self.env["lead.scoring.point"]._read_group(
-                [("partner_id", "in", self.ids), ("is_live", "=", True)],
-                ["partner_id"],
-                ["__count"],
-            )
-        )
-        for partner in self:
-            partner.lead_scoring_live_point_count = counts.get(partner._origin, 0)
 
     def _children_sync(self, values):
         # A score belongs to one contact: nothing to pass on to its contacts.

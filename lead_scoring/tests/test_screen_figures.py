@@ -174,6 +174,32 @@ class TestScreenFigures(LeadScoringCase):
         )
         self.assertTrue(profiel)
 
+    def test_deal_button_counts_what_it_opens(self):
+        first, second = (
+            self.create_model(
+                name, target="deal", rules=[(name, "[('priority', '=', '3')]", points)]
+            )
+            for name, points in (("Dealkwaliteit", 20.0), ("Urgentie", 15.0))
+        )
+        lead = self.env["crm.lead"].create(
+            {"name": "Offerte", "type": "opportunity", "priority": "3", "user_id": self.salesman.id}
+        )
+        self.recompute()
+        lead = lead.with_user(self.salesman)
+        action = lead.action_open_lead_scoring_points()
+        opened = self.env["lead.scoring.point"].search([*action["domain"], ("is_live", "=", True)])
+        self.assertEqual(len(opened), 2)
+        self.assertEqual(lead.lead_scoring_live_point_count, 2)
+        self.assertEqual(lead.deal_score, 20.0, "one model's score, not what the list holds")
+        button = self.arch("crm.lead", "form").xpath(
+            "//button[@name='action_open_lead_scoring_points']"
+        )[0]
+        self.assertEqual(
+            [node.get("name") for node in button.iter("field")],
+            ["lead_scoring_live_point_count"],
+        )
+        self.assertTrue(first | second)
+
     # ------------------------------------------------------------------
     # Item 6: the band alone in the pipeline
     # ------------------------------------------------------------------

@@ -125,7 +125,7 @@ registry.category("web_tour.tours").add("lead_scoring_salesman_tour", {
     steps: () => [
         {
             content: "The deal score is on the form",
-            trigger: "button[name=action_open_lead_scoring_points] .o_stat_value:contains(15)",
+            trigger: ".o_field_widget[name=deal_score]:contains(15)",
         },
         {
             content: "The customer's contact score is on the form",
