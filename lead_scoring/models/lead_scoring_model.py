@@ -51,6 +51,13 @@ class LeadScoringModel(models.Model):
 
     name = fields.Char(required=True, translate=True, tracking=True)
     description = fields.Text(translate=True)
+    user_id = fields.Many2one(
+        "res.users",
+        "Responsible",
+        default=lambda self: self.env.user,
+        help="Who looks after this model: thresholds that schedule activities fall back "
+        "to them when a record has no salesperson.",
+    )
     target = fields.Selection(
         selection="_selection_target",
         required=True,

@@ -360,13 +360,11 @@ class LeadScoringThreshold(models.Model):
 
     def _activity_fallback_user(self):
         """The threshold's salesperson, else the scoring model's responsible
-        (the user who created the model while it has no responsible field)."""
+        (else its creator)."""
         scoring_model = self.model_id
         if self.user_id:
             return self.user_id
-        if "user_id" in scoring_model._fields and scoring_model.user_id:
-            return scoring_model.user_id
-        return scoring_model.create_uid
+        return scoring_model.user_id or scoring_model.create_uid
 
     def _schedule_activities(self, records):
         """One activity per record that crossed, but none on a record that

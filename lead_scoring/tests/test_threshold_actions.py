@@ -103,19 +103,16 @@ class TestThresholdActions(LeadScoringCase):
         threshold = self.create_threshold()
         self.assertEqual(threshold.activity_type_id, self.todo, "To-Do by default")
         self.assertEqual(threshold.activity_days, 0)
+        self.assertEqual(self.profiel.user_id, self.marketer, "its creator by default")
+        self.profiel.sudo().user_id = self.salesman
         self.add(self.bram, 60)
         activity = self.activities_of(threshold, self.bram)
         self.assertEqual(activity.activity_type_id, self.todo)
         self.assertEqual(activity.summary, "Belafspraak", "the threshold's name by default")
         self.assertEqual(activity.date_deadline, fields.Date.context_today(activity))
-        if "user_id" in self.profiel._fields and self.profiel.user_id:
-            responsible = self.profiel.user_id
-        else:
-            responsible = self.profiel.create_uid
-        self.assertEqual(responsible, self.marketer)
         self.assertEqual(
             activity.user_id,
-            responsible,
+            self.salesman,
             "no salesperson on the contact nor the threshold: the model's responsible",
         )
         threshold.with_user(self.marketer).user_id = self.caller
