@@ -16,6 +16,18 @@ from .engine import decayed_points_sql, model_clamp_sql, restrict_sql
 
 # A trend of at least this many points (either way) is a direction.
 TREND_STEP = 1.0
+# How a trend direction is shown beside the score.
+ARROWS = {"up": "▲", "down": "▼", "steady": "▶"}
+
+
+def trend_direction(trend):
+    """``up`` for a trend of at least TREND_STEP, ``down`` for at most
+    -TREND_STEP, else ``steady``."""
+    if trend >= TREND_STEP:
+        return "up"
+    if trend <= -TREND_STEP:
+        return "down"
+    return "steady"
 
 
 def score_then_sql(scoring_model, moment, target_ids=None):

@@ -1,5 +1,6 @@
 import math
 from datetime import timedelta
+from operator import eq, ge, gt, le, lt, ne
 
 from markupsafe import Markup
 
@@ -178,12 +179,12 @@ class LeadScoringScore(models.Model):
 
     @api.depends("score", "model_id.trend_days")
     def _compute_trend(self):
+        self.env["lead.scoring.point"].flush_model()
         for scoring_model, scores in self.grouped("model_id").items():
             column = scoring_model._target_column() if scoring_model else None
             then = {}
             targets = scores.filtered(lambda s, c=column: c and s[c])
             if targets:
-                self.env["lead.scoring.point"].flush_model()
                 self.env.cr.execute(
                     insight.score_then_sql(
                         scoring_model,
@@ -195,8 +196,8 @@ class LeadScoringScore(models.Model):
             for score in scores:
                 target_id = column and score[column].id
                 score.trend = round(score.score - then.get(target_id, score.score), 2)
-                score.trend_direction = _direction(score.trend)
-                score.trend_arrow = f"{ARROWS[score.trend_direction]} {score.trend:+g}"
+                score.trend_direction = insight.trend_direction(score.trend)
+                score.trend_arrow = f"{insight.ARROWS[score.trend_direction]} {score.trend:+g}"
 
     @api.depends("score", "next_threshold_id")
     def _compute_next_steps_html(self):
@@ -255,12 +256,13 @@ class LeadScoringScore(models.Model):
             values = {"up", "steady", "down"} - values
         elif operator not in ("=", "in"):
             raise UserError(self.env._("Search the trend direction with = or in."))
-        return [("id", "in", self._rows_by_trend(lambda trend: _direction(trend) in values))]
+        rows = self._rows_by_trend(lambda trend: insight.trend_direction(trend) in values)
+        return [("id", "in", rows)]
 
     @api.depends("score")
     def _compute_percentile(self):
+        self.flush_model(["score", "model_id"])
         for scoring_model, scores in self.grouped("model_id").items():
-            self.flush_model(["score", "model_id"])
             total, lower = insight.lower_counts(
                 self.env.cr, scoring_model.id, scores.mapped("score")
             )
@@ -468,20 +470,12 @@ class LeadScoringScore(models.Model):
         self.invalidate_model(["band_id"])
 
 
-ARROWS = {"up": "▲", "down": "▼", "steady": "▶"}
+# Operators a trend can be searched with.
 _COMPARE = {
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    "=": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
+    ">": gt,
+    ">=": ge,
+    "<": lt,
+    "<=": le,
+    "=": eq,
+    "!=": ne,
 }
-
-
-def _direction(trend):
-    if trend >= insight.TREND_STEP:
-        return "up"
-    if trend <= -insight.TREND_STEP:
-        return "down"
-    return "steady"

@@ -222,9 +222,6 @@ class LeadScoringThreshold(models.Model):
             return None
         return method(records)
 
-    def _run_create_deal(self, records):
-        return self._create_deals(records)
-
     def _run_server_action(self, records):
         return (
             self.server_action_id.sudo()
@@ -235,9 +232,6 @@ class LeadScoringThreshold(models.Model):
             )
             .run()
         )
-
-    def _run_schedule_activity(self, records):
-        return self._schedule_activities(records)
 
     def _score_breakdowns(self, records):
         """Each record's score in the threshold's model and its live ledger
@@ -293,7 +287,7 @@ class LeadScoringThreshold(models.Model):
         )
         return self.env["res.partner"].union(*(partner for (partner,) in deals))
 
-    def _create_deals(self, partners):
+    def _run_create_deal(self, partners):
         partners = partners - self._open_deal_partners(partners)
         if not partners:
             return self.env["crm.lead"]
@@ -366,7 +360,7 @@ class LeadScoringThreshold(models.Model):
             return self.user_id
         return scoring_model.user_id or scoring_model.create_uid
 
-    def _schedule_activities(self, records):
+    def _run_schedule_activity(self, records):
         """One activity per record that crossed, but none on a record that
         still has an open activity of this threshold: the salesperson works
         the one they have. One create for the batch; no e-mail per activity

@@ -50,12 +50,6 @@ class LeadScoringThreshold(models.Model):
     # Actions (see lead.scoring.threshold._run)
     # ------------------------------------------------------------------
 
-    def _run_add_to_list(self, records):
-        return self._add_to_list(records)
-
-    def _run_remove_from_list(self, records):
-        return self._remove_from_list(records)
-
     def _list_partners(self, records):
         """The contacts a list action acts on: the records of a contact model,
         the customers of deals (or of any record with a ``partner_id``)."""
@@ -101,7 +95,7 @@ class LeadScoringThreshold(models.Model):
             )
         )
 
-    def _add_to_list(self, records):
+    def _run_add_to_list(self, records):
         """Subscribe the crossing contacts to the list, in a few statements
         for the whole batch.
 
@@ -173,7 +167,7 @@ class LeadScoringThreshold(models.Model):
         self._log_skipped(skipped)
         return subscriptions
 
-    def _remove_from_list(self, records):
+    def _run_remove_from_list(self, records):
         """Take the crossing contacts off the list: their subscriptions go,
         except opt-outs, which stay to keep them off the list for good.
 
