@@ -19,8 +19,6 @@ TRIGGERS = [
     ("api_event", "Event from the API"),
     ("activity_done", "Activity done"),
 ]
-# Fields of a line that _activity_done_lines caches.
-ACTIVITY_LINE_FIELDS = {"trigger", "active", "activity_type_ids"}
 
 # Fields of this model copied onto the "Adjust score" server action.
 ACTION_FIELDS = {
@@ -160,23 +158,23 @@ class LeadScoringAutomation(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        if any(vals.get("trigger") == "activity_done" for vals in vals_list):
-            self.env.registry.clear_cache()  # _activity_done_lines
+        if any(vals.get("trigger") in self._event_triggers() for vals in vals_list):
+            self.env.registry.clear_cache()  # the cached lines of code-fired triggers
         lines = super().create(vals_list)
         lines._sync_automation()
         return lines
 
     def write(self, vals):
-        if ACTIVITY_LINE_FIELDS & vals.keys():
-            self.env.registry.clear_cache()  # _activity_done_lines
+        if self._cached_line_fields() & vals.keys():
+            self.env.registry.clear_cache()  # the cached lines of code-fired triggers
         res = super().write(vals)
         if (AUTOMATION_FIELDS | ACTION_FIELDS.keys()) & vals.keys():
             self._sync_automation()
         return res
 
     def unlink(self):
-        if any(line.trigger == "activity_done" for line in self):
-            self.env.registry.clear_cache()  # _activity_done_lines
+        if any(line.trigger in self._event_triggers() for line in self):
+            self.env.registry.clear_cache()  # the cached lines of code-fired triggers
         automations = self.sudo().automation_id
         actions = self.sudo().action_id
         res = super().unlink()
@@ -190,6 +188,13 @@ class LeadScoringAutomation(models.Model):
         than by an Automation Rule: their lines own only the server action.
         Bridge addons add theirs with ``selection_add`` and extend this set."""
         return {"api_event", "activity_done"}
+
+    @api.model
+    def _cached_line_fields(self):
+        """Fields of a line that the cached lines of code-fired triggers read
+        (``_activity_done_lines``; a bridge adds its filters): creating,
+        changing or deleting such a line clears the caches."""
+        return {"trigger", "active", "activity_type_ids"}
 
     @api.model
     def _code_trigger_models(self):

@@ -73,20 +73,16 @@ class LeadScoringAutomation(models.Model):
         for vals in vals_list:
             if vals.get("trigger") in MAILING_TRIGGER_KEYS:
                 vals["trigger_model_id"] = self._mailing_trace_model_id()
-                self.env.registry.clear_cache()  # _mailing_line_filters
         return super().create(vals_list)
 
     def write(self, vals):
         if vals.get("trigger") in MAILING_TRIGGER_KEYS:
             vals = dict(vals, trigger_model_id=self._mailing_trace_model_id())
-        if LINE_FILTER_FIELDS & vals.keys():
-            self.env.registry.clear_cache()  # _mailing_line_filters
         return super().write(vals)
 
-    def unlink(self):
-        if any(line.is_mailing_trigger for line in self):
-            self.env.registry.clear_cache()  # _mailing_line_filters
-        return super().unlink()
+    @api.model
+    def _cached_line_fields(self):
+        return super()._cached_line_fields() | LINE_FILTER_FIELDS
 
     @api.model
     def _event_triggers(self):

@@ -46,21 +46,9 @@ class LeadScoringAutomation(models.Model):
                     )
                 )
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        if any(vals.get("trigger") == "survey_completed" for vals in vals_list):
-            self.env.registry.clear_cache()  # _survey_line_filters
-        return super().create(vals_list)
-
-    def write(self, vals):
-        if LINE_FILTER_FIELDS & vals.keys():
-            self.env.registry.clear_cache()  # _survey_line_filters
-        return super().write(vals)
-
-    def unlink(self):
-        if any(line.trigger == "survey_completed" for line in self):
-            self.env.registry.clear_cache()  # _survey_line_filters
-        return super().unlink()
+    @api.model
+    def _cached_line_fields(self):
+        return super()._cached_line_fields() | LINE_FILTER_FIELDS
 
     @api.model
     def _event_triggers(self):
