@@ -2,7 +2,7 @@
 """Benchmark of the events API end to end, over HTTP, on a throwaway database.
 
 Creates a database, installs ``lead_scoring``, bulk-loads N contacts with COPY
-(the generator of ``bench_recompute.py``), sets up an engagement model with an
+(the generator of ``dataset.py``), sets up an engagement model with an
 "Event from the API" automation (``webinar_attended``, +15 points expiring
 after two months) and an integration user with an API key, then starts Odoo's
 HTTP application in a threaded server on a free port of 127.0.0.1 and posts
@@ -23,7 +23,6 @@ See benchmarks/README.md for what each figure means.
 import argparse
 import json
 import random
-import sys
 import threading
 import time
 import xmlrpc.client
@@ -31,9 +30,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import startup
 
-import bench_recompute as base  # sets up the environment and imports Odoo first
+if __name__ == "__main__":
+    startup.prepare_process()  # before Odoo loads
+
+import dataset
+import harness
 import requests
 from werkzeug.serving import make_server
 
@@ -43,7 +46,7 @@ from odoo.fields import Command
 from odoo.modules.registry import Registry
 from odoo.tools import SQL
 
-DB_NAME = f"{base.DB_PREFIX}_api"
+DB_NAME = f"{harness.DB_PREFIX}_api"
 EVENT_TYPE = "webinar_attended"
 URL_PATH = "/lead_scoring/v1/events"
 
@@ -95,7 +98,7 @@ def load_contacts(bench, count):
     address no other active contact has (each way must score the same one)."""
     print(f"Loading {count:,} contacts ...", flush=True)
     start = time.perf_counter()
-    first, last, _statements = base.load_partners(bench, bench.rng, count)
+    first, last, _statements = dataset.load_partners(bench, bench.rng, count)
     bench.cr.execute("ANALYZE res_partner")
     bench.cr.execute(
         SQL(
@@ -334,7 +337,7 @@ def write_json(bench, machine, path):
     path = (
         Path(path)
         if path
-        else base.RESULTS_DIR / f"bench_api-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
+        else harness.RESULTS_DIR / f"bench_api-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -382,16 +385,16 @@ def run(bench):
     args = bench.args
     print(f"Creating database {DB_NAME} and installing lead_scoring ...", flush=True)
     bench.databases.append(DB_NAME)
-    base.drop_database(DB_NAME)
-    base.install_addon(DB_NAME, args.log_level)
+    harness.drop_database(DB_NAME)
+    harness.install_addon(DB_NAME, args.log_level)
     bench.db, bench.rng = DB_NAME, random.Random(args.seed)
-    base.open_registry(bench)
+    harness.open_registry(bench)
     server = None
     try:
-        base.prepare_references(bench)
+        dataset.prepare_references(bench)
         contacts = load_contacts(bench, args.contacts)
         integration_key, admin_uid, admin_key, action_id = configure_scoring(bench)
-        machine = base.machine_info(bench)
+        machine = harness.machine_info(bench)
         bench.cr.rollback()
         # Requests find the database by the filter, as behind a real proxy.
         odoo.tools.config["dbfilter"] = f"^{DB_NAME}$"
@@ -419,12 +422,12 @@ def run(bench):
 
 def main(argv=None):
     args = parse_args(argv)
-    bench = base.Bench(args)
-    base.configure_odoo(args)
+    bench = harness.Bench(args)
+    harness.configure_odoo(args)
     try:
         run(bench)
     finally:
-        base.release_databases(bench)
+        harness.release_databases(bench)
 
 
 if __name__ == "__main__":

@@ -20,13 +20,15 @@ with 20 trigger lines active.
 
 import argparse
 import random
-import sys
 from datetime import timedelta
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import startup
 
-import bench_recompute as base  # sets up the environment and imports Odoo first
+if __name__ == "__main__":
+    startup.prepare_process()  # before Odoo loads
+
+import dataset
+import harness
 
 from odoo import fields
 from odoo.fields import Command
@@ -34,7 +36,7 @@ from odoo.modules.registry import Registry
 from odoo.tools import SQL
 
 ADDON = "lead_scoring_event"
-DB_NAME = f"{base.DB_PREFIX}_event"
+DB_NAME = f"{harness.DB_PREFIX}_event"
 TARGET_SECONDS = 2.0
 LINES = 20
 
@@ -140,12 +142,12 @@ def run(bench):
     args = bench.args
     print(f"Creating database {DB_NAME} and installing {ADDON} ...", flush=True)
     bench.databases.append(DB_NAME)
-    base.drop_database(DB_NAME)
-    base.install_addon(DB_NAME, args.log_level, ADDON)
+    harness.drop_database(DB_NAME)
+    harness.install_addon(DB_NAME, args.log_level, ADDON)
     bench.db = DB_NAME
-    base.open_registry(bench)
+    harness.open_registry(bench)
     try:
-        partners = base.create_contacts(bench, args.attendees)
+        partners = dataset.create_contacts(bench, args.attendees)
         webinar = bench.env["event.type"].create({"name": "Webinar"})
         scenario(bench, "Odoo alone: one call", attend_in_one_call, partners, webinar, 0)
         floor = scenario(
@@ -166,7 +168,7 @@ def run(bench):
         bench.results["scoring_ms_per_attendee"] = (
             (naive.seconds - floor.seconds) / len(partners) * 1000
         )
-        machine = base.machine_info(bench)
+        machine = harness.machine_info(bench)
     finally:
         bench.cr.rollback()
         bench.cr.close()
@@ -218,13 +220,13 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    bench = base.Bench(args)
+    bench = harness.Bench(args)
     bench.rng = random.Random(args.seed)
-    base.configure_odoo(args)
+    harness.configure_odoo(args)
     try:
         run(bench)
     finally:
-        base.release_databases(bench)
+        harness.release_databases(bench)
 
 
 if __name__ == "__main__":

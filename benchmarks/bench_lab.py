@@ -22,21 +22,23 @@ import contextlib
 import json
 import math
 import random
-import sys
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import startup
 
-import bench_recompute as base  # sets up the environment and imports Odoo first
+if __name__ == "__main__":
+    startup.prepare_process()  # before Odoo loads
+
+import harness
 
 from odoo import SUPERUSER_ID, fields
 from odoo.fields import Command
 from odoo.modules.registry import Registry
 from odoo.tools import SQL
 
-DB_NAME = f"{base.DB_PREFIX}_lab"
+DB_NAME = f"{harness.DB_PREFIX}_lab"
 CRM_TAGS = ["Software", "Services", "Consulting", "Training", "Hardware", "Upsell", "Renewal"]
 SOURCES = ["Website", "Referral", "Cold list", "Trade fair", "LinkedIn", "Partner", "Google Ads"]
 MEDIUMS = ["Email", "Phone", "Website", "Social", "Banner"]
@@ -195,14 +197,14 @@ def customer_rows(rng, refs, first_id, count, now):
         name = f"Customer {partner_id}"
         domain = rng.choice(FREE_MAIL) if rng.random() < 0.4 else f"c{partner_id}.example.{code}"
         email = f"info@{domain}"
-        created = base.fmt_date(now - timedelta(days=rng.uniform(400, 2000)))
+        created = harness.fmt_date(now - timedelta(days=rng.uniform(400, 2000)))
         row = {
             "id": partner_id,
             "name": name,
             "complete_name": name,
             "type": "contact",
             "active": "t",
-            "is_company": base.sql_bool(company),
+            "is_company": harness.sql_bool(company),
             "partner_share": "t",
             "commercial_partner_id": partner_id,
             "email": email,
@@ -279,51 +281,51 @@ def load_data(bench, deals, customers):
     cr, rng, refs, now = bench.cr, bench.rng, bench.refs, bench.now
     custom_names = [name for name, _t, _v in CUSTOM_FIELDS[: max(0, bench.args.fields - 14)]]
     with measure(bench, f"load {customers:,} customers + {deals:,} closed deals", deals) as step:
-        first = base.next_id(cr, "res_partner")
+        first = harness.next_id(cr, "res_partner")
         people = list(customer_rows(rng, refs, first, customers, now))
-        base.copy_rows(cr, "res_partner", PARTNER_COLUMNS, (p[0] for p in people))
-        base.copy_rows(
+        harness.copy_rows(cr, "res_partner", PARTNER_COLUMNS, (p[0] for p in people))
+        harness.copy_rows(
             cr,
             "res_partner_res_partner_category_rel",
             ("category_id", "partner_id"),
             ((tag, p[0][0]) for p in people for tag in p[3]),
         )
-        base.reset_sequence(cr, "res_partner")
-        first_lead = base.next_id(cr, "crm_lead")
-        for start in range(0, deals, base.COPY_BATCH):
+        harness.reset_sequence(cr, "res_partner")
+        first_lead = harness.next_id(cr, "crm_lead")
+        for start in range(0, deals, harness.COPY_BATCH):
             batch = [
                 deal_values(rng, refs, (p[0][0], p[1], p[2]), now)
-                for p in (rng.choice(people) for _ in range(min(base.COPY_BATCH, deals - start)))
+                for p in (rng.choice(people) for _ in range(min(harness.COPY_BATCH, deals - start)))
             ]
-            base.copy_rows(cr, "crm_lead", LEAD_COLUMNS + tuple(custom_names), (
+            harness.copy_rows(cr, "crm_lead", LEAD_COLUMNS + tuple(custom_names), (
                 lead_row(refs, first_lead + start + i, deal, custom_names)
                 for i, deal in enumerate(batch)
             ))  # fmt: skip
-            base.copy_rows(
+            harness.copy_rows(
                 cr,
                 "crm_tag_rel",
                 ("lead_id", "tag_id"),
                 ((first_lead + start + i, t) for i, deal in enumerate(batch) for t in deal["tags"]),
             )
-        base.reset_sequence(cr, "crm_lead")
+        harness.reset_sequence(cr, "crm_lead")
         cr.execute(
             "ANALYZE res_partner, crm_lead, crm_tag_rel, res_partner_res_partner_category_rel"
         )
         cr.commit()
         bench.env.invalidate_all()
-        step.note = f"COPY in batches of {base.COPY_BATCH:,}"
+        step.note = f"COPY in batches of {harness.COPY_BATCH:,}"
 
 
 def lead_row(refs, lead_id, deal, custom_names):
     won = deal["won"]
-    closed = base.fmt_date(deal["closed"])
-    opened = base.fmt_date(deal["closed"] - timedelta(days=30))
+    closed = harness.fmt_date(deal["closed"])
+    opened = harness.fmt_date(deal["closed"] - timedelta(days=30))
     email = f"deal{lead_id}@{'gmail.com' if lead_id % 3 == 0 else 'example.com'}"
     row = {
         "id": lead_id,
         "name": f"Deal {lead_id}",
         "type": "opportunity",
-        "active": base.sql_bool(won),
+        "active": harness.sql_bool(won),
         "company_id": refs["company"],
         "team_id": deal["team_id"],
         "user_id": refs["user"],
@@ -352,7 +354,8 @@ def lead_row(refs, lead_id, deal, custom_names):
     }
     custom = deal["custom"]
     return tuple(row[c] for c in LEAD_COLUMNS) + tuple(
-        base.sql_bool(custom[n]) if isinstance(custom[n], bool) else custom[n] for n in custom_names
+        harness.sql_bool(custom[n]) if isinstance(custom[n], bool) else custom[n]
+        for n in custom_names
     )
 
 
@@ -602,16 +605,16 @@ def run(bench):
     args = bench.args
     print(f"Creating database {DB_NAME} and installing lead_scoring ...", flush=True)
     bench.databases.append(DB_NAME)
-    base.drop_database(DB_NAME)
-    base.install_addon(DB_NAME, args.log_level)
+    harness.drop_database(DB_NAME)
+    harness.install_addon(DB_NAME, args.log_level)
     bench.db, bench.rng = DB_NAME, random.Random(args.seed)
-    base.open_registry(bench)
+    harness.open_registry(bench)
     try:
         prepare_references(bench)
         # The registry must know the custom fields before data is loaded.
         bench.cr.close()
         Registry.delete(DB_NAME)
-        base.open_registry(bench)
+        harness.open_registry(bench)
         load_data(bench, args.deals, args.customers)
         scoring_model = create_deal_model(bench)
         since = (bench.now - timedelta(days=366)).date()
@@ -629,7 +632,7 @@ def run(bench):
             since, label = bench.cr.fetchone()[0], "newest"
             lab_analysis(bench, scoring_model, since, label)
         compare(bench, naive_analysis(bench, scoring_model, since), label)
-        machine = base.machine_info(bench)
+        machine = harness.machine_info(bench)
     finally:
         bench.cr.rollback()
         bench.cr.close()
@@ -639,7 +642,8 @@ def run(bench):
         path = (
             Path(args.json)
             if args.json
-            else base.RESULTS_DIR / (f"bench_lab-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json")
+            else harness.RESULTS_DIR
+            / (f"bench_lab-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json")
         )
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(
@@ -659,12 +663,12 @@ def run(bench):
 
 def main(argv=None):
     args = parse_args(argv)
-    bench = base.Bench(args)
-    base.configure_odoo(args)
+    bench = harness.Bench(args)
+    harness.configure_odoo(args)
     try:
         run(bench)
     finally:
-        base.release_databases(bench)
+        harness.release_databases(bench)
 
 
 if __name__ == "__main__":

@@ -20,19 +20,21 @@ Target: 1,000 mailing opens processed in at most 2 seconds.
 
 import argparse
 import random
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import startup
 
-import bench_recompute as base  # sets up the environment and imports Odoo first
+if __name__ == "__main__":
+    startup.prepare_process()  # before Odoo loads
+
+import dataset
+import harness
 
 from odoo.fields import Command
 from odoo.modules.registry import Registry
 from odoo.tools import SQL
 
 ADDON = "lead_scoring_mass_mailing"
-DB_NAME = f"{base.DB_PREFIX}_mailing"
+DB_NAME = f"{harness.DB_PREFIX}_mailing"
 TARGET_SECONDS = 2.0
 
 
@@ -158,12 +160,12 @@ def run(bench):
     args = bench.args
     print(f"Creating database {DB_NAME} and installing {ADDON} ...", flush=True)
     bench.databases.append(DB_NAME)
-    base.drop_database(DB_NAME)
-    base.install_addon(DB_NAME, args.log_level, ADDON)
+    harness.drop_database(DB_NAME)
+    harness.install_addon(DB_NAME, args.log_level, ADDON)
     bench.db = DB_NAME
-    base.open_registry(bench)
+    harness.open_registry(bench)
     try:
-        partners = base.create_contacts(bench, args.recipients)
+        partners = dataset.create_contacts(bench, args.recipients)
         count = len(partners)
         # Six mailings, one per scenario: an open counts once per mailing.
         # First what Odoo's own tracking costs, before any scoring is set up.
@@ -201,14 +203,14 @@ def run(bench):
         bench.results["scoring_ms_per_open"] = (engine_hits.seconds - floor.seconds) / count * 1000
         bench.results["ratio_one_call"] = naive_batch.seconds / engine_batch.seconds
         bench.results["ratio_per_open"] = naive_hits.seconds / engine_hits.seconds
-        machine = base.machine_info(bench)
+        machine = harness.machine_info(bench)
     finally:
         bench.cr.rollback()
         bench.cr.close()
         Registry.delete(DB_NAME)
     print_report(bench, machine)
     if args.json is not None:
-        base.write_json(bench, machine, bench.args.json, "bench_mailing")
+        harness.write_json(bench, machine, bench.args.json, "bench_mailing")
 
 
 def print_report(bench, machine):
@@ -264,13 +266,13 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    bench = base.Bench(args)
+    bench = harness.Bench(args)
     bench.rng = random.Random(args.seed)
-    base.configure_odoo(args)
+    harness.configure_odoo(args)
     try:
         run(bench)
     finally:
-        base.release_databases(bench)
+        harness.release_databases(bench)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 """Scale-out of a cold full recompute over Odoo workers with lead_scoring_queue_job.
 
 Prepares one database (lead_scoring_queue_job installed, N contacts and their
-deals loaded with COPY, the scoring models of bench_recompute.py configured),
+deals loaded with COPY, the scoring models of dataset.py configured),
 then runs the same cold recompute three times, each on a fresh copy of it
 (CREATE DATABASE ... TEMPLATE, so that every run starts from the same ledger):
 
@@ -34,9 +34,13 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import startup
 
-import bench_recompute as base  # first: it sets TZ and the PG* variables
+if __name__ == "__main__":
+    startup.prepare_process()  # before Odoo loads
+
+import dataset
+import harness
 import psutil
 import psycopg2
 from psycopg2 import sql as pgsql
@@ -46,7 +50,7 @@ from odoo.modules.registry import Registry
 
 ADDON = "lead_scoring_queue_job"
 MIN_ODOO_RSS_MB = 50
-DB = f"{base.DB_PREFIX}_qj"
+DB = f"{harness.DB_PREFIX}_qj"
 # The jobs of lead_scoring_queue_job (its methods are lead.scoring.model._job_*).
 JOB_STATES = """
     SELECT state, count(*) FROM queue_job
@@ -84,8 +88,8 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.deals is None:
         args.deals = args.contacts // 5
-    # What bench_recompute's helpers read from its own arguments.
-    args.log_handler, args.segments, args.analyze = [], False, True
+    # What harness.configure_odoo reads from the arguments.
+    args.log_handler = []
     args.naive_size = min(10_000, args.contacts)
     return args
 
@@ -98,22 +102,22 @@ def parse_args(argv=None):
 def prepare(bench):
     """The template database: addon installed, data loaded, models configured."""
     args = bench.args
-    base.drop_database(DB)
+    harness.drop_database(DB)
     bench.databases.append(DB)
     print(f"Creating {DB}: installing {ADDON} ...", flush=True)
-    base.install_addon(DB, args.log_level, ADDON)
+    harness.install_addon(DB, args.log_level, ADDON)
     bench.db, bench.rng = DB, random.Random(args.seed)
-    base.open_registry(bench)
+    harness.open_registry(bench)
     try:
-        base.prepare_references(bench)
-        first, _last = base.load_dataset(
+        dataset.prepare_references(bench)
+        first, _last = dataset.load_dataset(
             bench,
             f"load {args.contacts:,} contacts + {args.deals:,} deals",
             args.contacts,
             args.deals,
         )
-        bench.refs["key_accounts"] = base.key_accounts(bench, first, first + args.naive_size - 1)
-        scoring_models = base.create_scoring_models(bench, args.rules)
+        bench.refs["key_accounts"] = dataset.key_accounts(bench, first, first + args.naive_size - 1)
+        scoring_models = dataset.create_scoring_models(bench, args.rules)
         bench.env["lead.scoring.threshold"].create(
             {
                 "model_id": scoring_models["profile"].id,
@@ -130,12 +134,12 @@ def prepare(bench):
     finally:
         bench.cr.close()
         Registry.delete(DB)
-        base.odoo.sql_db.close_db(DB)
+        harness.odoo.sql_db.close_db(DB)
 
 
 def clone(name):
     """A copy of the template database (a file copy: seconds)."""
-    base.drop_database(name)
+    harness.drop_database(name)
     conn = psycopg2.connect(dbname="postgres")
     try:
         conn.autocommit = True
@@ -193,7 +197,7 @@ def enqueue(db):
             started = time.perf_counter()
     finally:
         Registry.delete(db)
-        base.odoo.sql_db.close_db(db)
+        harness.odoo.sql_db.close_db(db)
     return started
 
 
@@ -210,7 +214,7 @@ def run_plain(db):
             seconds = time.perf_counter() - started
     finally:
         Registry.delete(db)
-        base.odoo.sql_db.close_db(db)
+        harness.odoo.sql_db.close_db(db)
     return seconds
 
 
@@ -230,7 +234,7 @@ def odoo_server(db, capacity, log_path):
     )
     command = [
         sys.executable,
-        *("-m", "odoo", "--addons-path", base.addons_path(), "-d", db, f"--db-filter=^{db}$"),
+        *("-m", "odoo", "--addons-path", harness.addons_path(), "-d", db, f"--db-filter=^{db}$"),
         *("--http-interface=127.0.0.1", f"--http-port={port}", "--workers=2"),
         *("--max-cron-threads=0", "--load=base,web,queue_job", "--limit-time-real=7200"),
         *("--limit-time-cpu=7200", "--log-level=info"),
@@ -335,9 +339,9 @@ def run_jobs(db, capacity, timeout, log_path):
 
 def main(argv=None):
     args = parse_args(argv)
-    bench = base.Bench(args)
-    base.configure_odoo(args)
-    logs = Path(base.RESULTS_DIR)
+    bench = harness.Bench(args)
+    harness.configure_odoo(args)
+    logs = Path(harness.RESULTS_DIR)
     logs.mkdir(parents=True, exist_ok=True)
     runs = {}
     try:
@@ -357,7 +361,7 @@ def main(argv=None):
             print(f"  {runs[capacity]['seconds']:.1f} s", flush=True)
         report(args, plain_seconds, runs, [outcome(db) for db in bench.databases[1:]])
     finally:
-        base.release_databases(bench)
+        harness.release_databases(bench)
 
 
 def report(args, plain_seconds, runs, outcomes):

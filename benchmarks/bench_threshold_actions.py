@@ -22,13 +22,15 @@ Usage: python3 benchmarks/bench_threshold_actions.py [--crossings N]
 """
 
 import argparse
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_recompute as base  # sets up the environment and imports Odoo first
+import startup
+
+if __name__ == "__main__":
+    startup.prepare_process()  # before Odoo loads
+
+import harness
 
 import odoo
 from odoo import SUPERUSER_ID, api, fields
@@ -182,47 +184,60 @@ def naive_activities(env, partners, scoring_model, activity_type, fallback):
 
 def run(args):
     print(f"Creating database {DB_NAME} and installing {ADDON} ...", flush=True)
-    base.drop_database(DB_NAME)
-    base.install_addon(DB_NAME, args.log_level, ADDON)
+    harness.drop_database(DB_NAME)
+    harness.install_addon(DB_NAME, args.log_level, ADDON)
     registry = Registry(DB_NAME)
-    results = []
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
         print(f"Loading {args.crossings + args.naive_size:,} scored contacts ...", flush=True)
         scoring_model, naive_model, partners, naive_partners = create_data(
             env, args.crossings, args.naive_size
         )
-        call = env.ref("mail.mail_activity_data_call")
-        lists = env["mailing.list"].create([{"name": "Productmailing"}, {"name": "Naief"}])
-        # add_to_list
-        threshold, engine = fire(
-            env,
-            scoring_model,
-            "Productmailing",
-            {"action": "add_to_list", "mailing_list_id": lists[0].id},
-            len(partners),
-        )
-        subscribed = env["mailing.subscription"].search_count([("list_id", "=", lists[0].id)])
-        with Timer(env.cr, "naive: one ORM call per contact", len(naive_partners)) as naive:
-            naive_subscribe(env, naive_partners, lists[1])
-        env.cr.commit()
-        results.append(("add_to_list", engine, naive, subscribed == len(partners), subscribed))
-        # schedule_activity
-        threshold, engine = fire(
-            env,
-            scoring_model,
-            "Belafspraak",
-            {"action": "schedule_activity", "activity_type_id": call.id, "activity_days": 2},
-            len(partners),
-        )
-        scheduled = env["mail.activity"].search_count(
-            [("lead_scoring_threshold_id", "=", threshold.id)]
-        )
-        with Timer(env.cr, "naive: activity_schedule per record", len(naive_partners)) as naive:
-            naive_activities(env, naive_partners, naive_model, call, env.user)
-        env.cr.commit()
-        results.append(("schedule_activity", engine, naive, scheduled == len(partners), scheduled))
+        results = [
+            measure_add_to_list(env, scoring_model, partners, naive_partners),
+            measure_schedule_activity(env, scoring_model, naive_model, partners, naive_partners),
+        ]
     registry.delete(DB_NAME)
+    print_results(args, results)
+
+
+def measure_add_to_list(env, scoring_model, partners, naive_partners):
+    """The add_to_list action on every crossing, then the naive way."""
+    lists = env["mailing.list"].create([{"name": "Productmailing"}, {"name": "Naief"}])
+    _threshold, engine = fire(
+        env,
+        scoring_model,
+        "Productmailing",
+        {"action": "add_to_list", "mailing_list_id": lists[0].id},
+        len(partners),
+    )
+    subscribed = env["mailing.subscription"].search_count([("list_id", "=", lists[0].id)])
+    with Timer(env.cr, "naive: one ORM call per contact", len(naive_partners)) as naive:
+        naive_subscribe(env, naive_partners, lists[1])
+    env.cr.commit()
+    return ("add_to_list", engine, naive, subscribed == len(partners), subscribed)
+
+
+def measure_schedule_activity(env, scoring_model, naive_model, partners, naive_partners):
+    """The schedule_activity action on every crossing, then the naive way."""
+    call = env.ref("mail.mail_activity_data_call")
+    threshold, engine = fire(
+        env,
+        scoring_model,
+        "Belafspraak",
+        {"action": "schedule_activity", "activity_type_id": call.id, "activity_days": 2},
+        len(partners),
+    )
+    scheduled = env["mail.activity"].search_count(
+        [("lead_scoring_threshold_id", "=", threshold.id)]
+    )
+    with Timer(env.cr, "naive: activity_schedule per record", len(naive_partners)) as naive:
+        naive_activities(env, naive_partners, naive_model, call, env.user)
+    env.cr.commit()
+    return ("schedule_activity", engine, naive, scheduled == len(partners), scheduled)
+
+
+def print_results(args, results):
     print()
     print(f"Thresholds that act: {args.crossings:,} crossings in one run")
     header = (
@@ -261,7 +276,7 @@ def main(argv=None):
     args = parse_args(argv)
     odoo.tools.config.parse_config(
         [
-            *("--addons-path", base.addons_path(), "--log-level", args.log_level),
+            *("--addons-path", harness.addons_path(), "--log-level", args.log_level),
             *("--max-cron-threads=0", "--without-demo=all"),
         ],
         setup_logging=True,
@@ -272,7 +287,7 @@ def main(argv=None):
         if args.keep_db:
             print(f"Database {DB_NAME} kept.")
         else:
-            base.drop_database(DB_NAME)
+            harness.drop_database(DB_NAME)
 
 
 if __name__ == "__main__":

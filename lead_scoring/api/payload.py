@@ -1,10 +1,11 @@
 """Reading the events API's request body and checking its text members.
 
-Plain Python, no Odoo: unit-tested by ``tests/test_api_payload.py``. Hostile
-input must end as a clear answer, never as an exception: a body too large or
-nested too deep is refused before ``json`` recurses into it, numbers too long
-for Python's int conversion stay numbers, and text that PostgreSQL (NUL) or
-UTF-8 (lone surrogates) cannot store is found before it reaches either.
+Plain Python, no Odoo: unit-tested by ``TestApiPayload``
+(``tests/test_events_api_hostile.py``). Hostile input must end as a clear
+answer, never as an exception: a body too large or nested too deep is refused
+before ``json`` recurses into it, numbers too long for Python's int conversion
+stay numbers, and text that PostgreSQL (NUL) or UTF-8 (lone surrogates) cannot
+store is found before it reaches either.
 """
 
 import json

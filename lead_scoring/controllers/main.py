@@ -14,8 +14,8 @@ from odoo import http
 from odoo.http import request
 from odoo.tools import file_open
 
+from ..api.batch import batch_events
 from ..api.payload import BodyError, check_size, parse_body
-from ..models.lead_scoring_api_event import MAX_EVENTS
 
 _logger = logging.getLogger(__name__)
 
@@ -103,19 +103,17 @@ def _read_events(env):
         body = parse_body(httprequest.get_data())
     except BodyError as error:
         return None, _error(400, _body_error_message(env, error))
-    events = body.get("events") if isinstance(body, dict) else None
-    if not isinstance(events, list):
-        return None, _error(400, env._('The body must be an object with an "events" list.'))
-    if not 1 <= len(events) <= MAX_EVENTS:
-        return None, _error(
-            400,
-            env._(
-                "Send 1 to %(max)s events per request, not %(count)s.",
-                max=MAX_EVENTS,
-                count=len(events),
-            ),
-        )
+    events, refusal = batch_events(body)
+    if refusal:
+        return None, _error(400, _batch_error_message(env, refusal))
     return events, None
+
+
+def _batch_error_message(env, refusal):
+    """The message of a refusal of ``api.batch.batch_events``."""
+    if refusal.code == "batch_size":
+        return env._("Send 1 to %(max)s events per request, not %(count)s.", **refusal.params)
+    return env._('The body must be an object with an "events" list.')
 
 
 def _body_error_message(env, error):

@@ -1,70 +1,30 @@
 """Events posted by outside systems (``POST /lead_scoring/v1/events``).
 
-A batch is handled set-based: events are checked one by one in plain Python,
-then every step that reads or writes the database does it once for the batch
-(types, targets per kind, idempotency keys) or once per event type (the
-ledger lines, through ``lead.scoring.point._add_points``).
+A batch is handled set-based: events are checked one by one in plain Python
+(``api/event.py``, ``api/batch.py``: no database; a refusal is a code that
+this model words in the API user's language), then every step that reads or
+writes the database does it once for the batch (types, targets per kind,
+idempotency keys) or once per event type (the ledger lines, through
+``lead.scoring.point._add_points``).
 """
 
 import logging
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from odoo import api, fields, models
-from odoo.tools import SQL, email_normalize
+from odoo.tools import SQL
 
-from ..api.payload import echo, forbidden_character
+from ..api.batch import MAX_EVENTS, parse_batch, undecided
+from ..api.event import MAX_LENGTHS, STATUSES
 from ..engine import registered_targets
 from .lead_scoring_rule import expire_date_from
 
 _logger = logging.getLogger(__name__)
 
-# Events per request.
-MAX_EVENTS = 1000
-# Longest accepted value of each text member of an event.
-MAX_LENGTHS = {"id": 128, "type": 64, "reason": 256, "email": 254, "name": 256}
-# How far in the future an occurred_at may be (the sender's clock running ahead);
-# such an event is dated now.
-CLOCK_SKEW = timedelta(minutes=5)
 # Days an event id is remembered: a retry after that scores again.
 KEY_RETENTION_DAYS = 90
-STATUSES = ("scored", "duplicate", "skipped", "error")
-# Text members that may span lines (tabs and line breaks allowed).
-MULTILINE_MEMBERS = {"reason", "name"}
-# Largest id PostgreSQL's integer columns hold.
-MAX_RECORD_ID = 2**31 - 1
-
-
-@dataclass
-class Event:
-    """One event of a request, from its JSON object to its answer."""
-
-    given_id: object = None  # the "id" as sent (made JSON-safe), echoed in the answer
-    key: str | None = None  # the valid id: the idempotency key
-    type: str | None = None
-    email: str | None = None  # normalized
-    record_field: str | None = None  # "partner_id", "lead_id": the record it names
-    record_id: int | None = None
-    occurred_at: datetime | None = None  # naive UTC
-    reason: str | None = None
-    create_contact: bool = False
-    name: str | None = None
-    action: models.BaseModel | None = None  # the "Adjust score" of its type
-    target_id: int | None = None  # the scored record
-    status: str | None = None  # None while undecided
-    message: str = ""
-    points: float = 0.0
-
-    def decide(self, status, message=""):
-        self.status, self.message = status, message
-
-    def answer(self):
-        answer = {"id": self.given_id, "status": self.status, "points": self.points}
-        if self.action and self.target_id:
-            answer[self.action.score_model_id._target_column()] = self.target_id
-        if self.message:
-            answer["message"] = self.message
-        return answer
+# The API's limits stay importable from here (the tests read them).
+__all__ = ["KEY_RETENTION_DAYS", "MAX_EVENTS", "MAX_LENGTHS", "STATUSES"]
 
 
 class LeadScoringApiEvent(models.Model):
@@ -137,8 +97,7 @@ class LeadScoringApiEvent(models.Model):
         :param payload: the ``events`` list of the request body (1 to 1000)
         :return: one answer dict per event, in the same order
         """
-        events = [self._parse(raw) for raw in payload]
-        self._mark_repeated(events)
+        events = self._parse_batch(payload)
         self._resolve_types(events)
         self._resolve_targets(events)
         claimed = self._claim(events)
@@ -147,136 +106,30 @@ class LeadScoringApiEvent(models.Model):
         self._store_outcomes(claimed)
         return [event.answer() for event in events]
 
-    # Checking one event (no query) ----------------------------------------
+    # Checking the events (no query) ------------------------------------------
 
-    def _parse(self, raw):
-        event = Event()
-        if not isinstance(raw, dict):
-            event.decide("error", self.env._("An event must be a JSON object."))
-            return event
-        event.given_id = echo(raw.get("id"))
-        error = (
-            self._parse_texts(event, raw)
-            or self._parse_target(event, raw)
-            or self._parse_occurred_at(event, raw.get("occurred_at"))
-            or self._parse_create_contact(event, raw)
-        )
-        if error:
-            event.decide("error", error)
-        return event
+    def _parse_batch(self, payload):
+        """The events of the request, checked in plain Python (``api/``),
+        the refused ones answered in the API user's language."""
+        events = parse_batch(payload, self._record_fields(), fields.Datetime.now())
+        for event in events:
+            if event.refusal:
+                event.message = self._refusal_message(event.refusal)
+        return events
 
-    def _text_error(self, raw, member, required=False):
-        """Why ``raw[member]`` is not an acceptable text, or None."""
-        value = raw.get(member)
-        if value is None:
-            return self.env._('"%(member)s" is missing.', member=member) if required else None
-        if not isinstance(value, str) or not value.strip() or len(value) > MAX_LENGTHS[member]:
-            return self.env._(
-                '"%(member)s" must be a text of 1 to %(max)s characters.',
-                member=member,
-                max=MAX_LENGTHS[member],
-            )
-        character = forbidden_character(value, multiline=member in MULTILINE_MEMBERS)
-        if character:
-            return self.env._(
-                '"%(member)s" contains the character %(character)s, which is not allowed '
-                "(control characters and invalid Unicode cannot be stored).",
-                member=member,
-                character=character,
-            )
-        return None
-
-    def _parse_texts(self, event, raw):
-        error = (
-            self._text_error(raw, "id", required=True)
-            or self._text_error(raw, "type", required=True)
-            or self._text_error(raw, "reason")
-        )
-        if error:
-            return error
-        if "points" in raw:
-            return self.env._(
-                "An event cannot set its points: they come from its type (an "
-                '"Event from the API" automation). Remove "points".'
-            )
-        event.key, event.type, event.reason = raw["id"], raw["type"], raw.get("reason")
-        return None
-
-    def _parse_target(self, event, raw):
-        members = ["email", *self._record_fields()]
-        given = [member for member in members if raw.get(member) is not None]
-        if len(given) != 1:
-            return self.env._(
-                "Name the scored record with exactly one of %(members)s.",
-                members=", ".join(f'"{member}"' for member in members),
-            )
-        member, value = given[0], raw[given[0]]
-        if member == "email":
-            error = self._text_error(raw, "email")
-            event.email = not error and email_normalize(value, strict=True)
-            if error or not event.email:
-                return self.env._('"email" is not a valid e-mail address.')
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_RECORD_ID:
-            return self.env._('"%(member)s" must be a positive integer.', member=member)
-        event.record_field, event.record_id = member, value
-        return None
-
-    def _parse_occurred_at(self, event, value):
-        if value is None:
-            return None
-        try:
-            if not isinstance(value, str):
-                raise TypeError(value)
-            moment = datetime.fromisoformat(value)
-            if moment.tzinfo:
-                moment = moment.astimezone(UTC).replace(tzinfo=None)
-        except (TypeError, ValueError, OverflowError):
-            return self.env._(
-                '"occurred_at" must be an ISO 8601 date and time, e.g. 2026-11-20T10:00:00Z.'
-            )
-        now = fields.Datetime.now()
-        if moment > now + CLOCK_SKEW:
-            return self.env._(
-                '"occurred_at" %(date)s is in the future (now is %(now)s UTC).',
-                date=value,
-                now=now.isoformat(timespec="seconds"),
-            )
-        event.occurred_at = min(moment, now)
-        return None
-
-    def _parse_create_contact(self, event, raw):
-        create = raw.get("create_contact", False)
-        if not isinstance(create, bool):
-            return self.env._('"create_contact" must be true or false.')
-        if create:
-            if not event.email:
-                return self.env._('"create_contact" needs the contact\'s "email".')
-            error = self._text_error(raw, "name", required=True)
-            if error:
-                return error
-            event.create_contact, event.name = True, raw["name"].strip()
-        return None
+    def _refusal_message(self, refusal):
+        """The message of a refusal of the parser (``api/event.py``)."""
+        messages = {**_text_refusals(self.env), **_event_refusals(self.env)}
+        return messages[refusal.code](**refusal.params)
 
     def _record_fields(self):
         """Event members naming a scored record by id: its ledger column."""
         return [target.column for target in registered_targets(self.env).values()]
 
-    def _mark_repeated(self, events):
-        seen = set()
-        for event in self._undecided(events):
-            if event.key in seen:
-                event.decide("duplicate", self.env._("Repeated in this request."))
-            seen.add(event.key)
-
-    @staticmethod
-    def _undecided(events):
-        return [event for event in events if event.status is None]
-
     # Event types (a few queries per batch) ---------------------------------
 
     def _resolve_types(self, events):
-        pending = self._undecided(events)
+        pending = undecided(events)
         actions = self._actions_by_type({event.type for event in pending})
         archived_lines = self._archived_lines(actions.values())
         for event in pending:
@@ -376,7 +229,7 @@ class LeadScoringApiEvent(models.Model):
     # Scored records (one query per kind of reference) ----------------------
 
     def _resolve_targets(self, events):
-        pending = self._undecided(events)
+        pending = undecided(events)
         rows = {}
         for target in registered_targets(self.env).values():
             rows[target.column] = self._read_records(
@@ -613,7 +466,7 @@ class LeadScoringApiEvent(models.Model):
     def _create_contacts(self, claimed):
         """Create the contacts the events asked for (one per e-mail address)."""
         wanted = {}
-        for event in self._undecided(claimed):
+        for event in undecided(claimed):
             if event.email and not event.target_id:
                 wanted.setdefault(event.email, event.name)
         if not wanted:
@@ -622,14 +475,14 @@ class LeadScoringApiEvent(models.Model):
             [{"name": name, "email": email} for email, name in wanted.items()]
         )
         created = dict(zip(wanted, partners.ids, strict=True))
-        for event in self._undecided(claimed):
+        for event in undecided(claimed):
             if event.email in created and not event.target_id:
                 event.target_id = created[event.email]
                 event.message = self.env._("Contact created.")
 
     def _score(self, claimed):
         by_action = {}
-        for event in self._undecided(claimed):
+        for event in undecided(claimed):
             by_action.setdefault(event.action, []).append(event)
         for action, events in by_action.items():
             self._score_action(action, events)
@@ -731,3 +584,51 @@ class LeadScoringApiEvent(models.Model):
         if stale:
             changed = self.env["lead.scoring.score"]._refresh_scores(scoring_model, now, stale)
             self.env["lead.scoring.point"]._after_scores_changed(scoring_model, changed)
+
+
+# Messages of the parser's refusals (api/event.py, api/batch.py), worded in the
+# language of ``env`` (the API user's): the parser returns codes, never text.
+
+
+def _text_refusals(env):
+    """Refusals of a text member (``id``, ``type``, ``reason``, ``email``, ``name``)."""
+    return {
+        "missing": lambda member: env._('"%(member)s" is missing.', member=member),
+        # **params: one of them is called "max".
+        "text": lambda **params: env._(
+            '"%(member)s" must be a text of 1 to %(max)s characters.', **params
+        ),
+        "character": lambda member, character: env._(
+            '"%(member)s" contains the character %(character)s, which is not allowed '
+            "(control characters and invalid Unicode cannot be stored).",
+            member=member,
+            character=character,
+        ),
+        "email": lambda: env._('"email" is not a valid e-mail address.'),
+    }
+
+
+def _event_refusals(env):
+    """Refusals of an event as a whole, of its record, date or contact."""
+    return {
+        "not_object": lambda: env._("An event must be a JSON object."),
+        "points": lambda: env._(
+            "An event cannot set its points: they come from its type (an "
+            '"Event from the API" automation). Remove "points".'
+        ),
+        "target_members": lambda members: env._(
+            "Name the scored record with exactly one of %(members)s.", members=members
+        ),
+        "record_id": lambda member: env._(
+            '"%(member)s" must be a positive integer.', member=member
+        ),
+        "date_format": lambda: env._(
+            '"occurred_at" must be an ISO 8601 date and time, e.g. 2026-11-20T10:00:00Z.'
+        ),
+        "date_future": lambda date, now: env._(
+            '"occurred_at" %(date)s is in the future (now is %(now)s UTC).', date=date, now=now
+        ),
+        "create_contact_bool": lambda: env._('"create_contact" must be true or false.'),
+        "create_contact_email": lambda: env._('"create_contact" needs the contact\'s "email".'),
+        "repeated": lambda: env._("Repeated in this request."),
+    }

@@ -26,3 +26,4 @@ from . import test_conversion_report
 from . import test_assignment
 from . import test_activity_done
 from . import test_insight
+from . import test_api_parsing
