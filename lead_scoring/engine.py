@@ -627,6 +627,8 @@ class Recompute:
 
     def __init__(self, scoring_models, full=False):
         """:param full: evaluate every rule on every record ("Recompute now")"""
+        # Drafts score nothing: no run, job or refresh ever takes them.
+        scoring_models = scoring_models.filtered(lambda m: m.state != "draft")
         self.scoring_models = scoring_models.with_context(
             lead_scoring_engine=True, lead_scoring_full_evaluation=full
         )

@@ -1,4 +1,5 @@
 from . import lead_scoring_model
+from . import lead_scoring_model_version
 from . import lead_scoring_rule
 from . import lead_scoring_point
 from . import lead_scoring_score

@@ -27,6 +27,7 @@ class IrActionsServer(models.Model):
     score_model_id = fields.Many2one(
         "lead.scoring.model",
         "Scoring Model",
+        domain=[("state", "=", "live")],
         ondelete="restrict",
         index="btree_not_null",
     )

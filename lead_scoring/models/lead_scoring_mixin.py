@@ -99,7 +99,10 @@ class LeadScoringMixin(models.AbstractModel):
             self.env["lead.scoring.model"]
             .sudo()
             .with_context(active_test=True)
-            .search([("target", "=", self._lead_scoring_target)], order="sequence, id")
+            .search(
+                [("target", "=", self._lead_scoring_target), ("state", "=", "live")],
+                order="sequence, id",
+            )
         )
         candidates = []
         for scoring_model in scoring_models:

@@ -138,6 +138,13 @@ class LeadScoringPoint(models.Model):
     def _check_target(self):
         # Lines are never rewritten: the scored record is checked at creation.
         for line in self:
+            if line.model_id.state == "draft":
+                raise ValidationError(
+                    self.env._(
+                        "Scoring model %(model)s is a draft: it scores nothing until published.",
+                        model=line.model_id.name,
+                    )
+                )
             column = line.model_id._target_column()
             if not line[column]:
                 raise ValidationError(
@@ -316,6 +323,8 @@ class LeadScoringPoint(models.Model):
         :return: ``{target_id: points written}`` (graded), without the
             targets outside the model's segment
         """
+        if scoring_model.state == "draft":
+            return {}  # drafts score nothing
         inside = scoring_model._ids_in_segment({award[0] for award in awards})
         awards = [award for award in awards if award[0] in inside]
         if not awards:

@@ -111,6 +111,15 @@ class LeadScoringRule(models.Model):
         copy=False,
         help="When the rule was last evaluated on every record.",
     )
+    origin_rule_id = fields.Many2one(
+        "lead.scoring.rule",
+        "Copy Of",
+        ondelete="set null",
+        copy=False,
+        readonly=True,
+        index="btree_not_null",
+        help="Rules of a draft: the live rule this one replaces when the draft is published.",
+    )
 
     _sql_constraints = [
         (
@@ -559,14 +568,27 @@ class LeadScoringRule(models.Model):
         ...)}}`` for changes of records the scored records point to."""
         if not sql.table_exists(self.env.cr, self._table):
             return {}, {}  # the addon is being uninstalled: its tables are gone
-        rules = self.sudo().with_context(active_test=True).search([("model_id.active", "=", True)])
+        # Drafts score nothing: their rules and segments are not watched.
+        rules = (
+            self.sudo()
+            .with_context(active_test=True)
+            .search([("model_id.active", "=", True), ("model_id.state", "=", "live")])
+        )
         # A segment decides which model gives the primary score, rules or not.
-        segments = self.env["lead.scoring.model"].sudo().search([("domain", "not in", ("[]", ""))])
+        segments = (
+            self.env["lead.scoring.model"]
+            .sudo()
+            .search([("domain", "not in", ("[]", "")), ("state", "=", "live")])
+        )
         domains = [(r.model_id.target, r._target_records(), r._match_domain) for r in rules]
         domains += [(m.target, m._target_records(), m._scope_domain) for m in segments]
         watched = defaultdict(lambda: set(ALWAYS_WATCHED))
         related = defaultdict(lambda: defaultdict(set))
-        rollups = self.env["lead.scoring.model"].sudo().search([("rollup", "!=", "none")])
+        rollups = (
+            self.env["lead.scoring.model"]
+            .sudo()
+            .search([("rollup", "!=", "none"), ("state", "=", "live")])
+        )
         for target in set(rollups.mapped("target")):
             watched[target].update(ROLLUP_WATCHED)
         for target, records, domain in domains:
@@ -650,13 +672,16 @@ class LeadScoringRule(models.Model):
             ["closed_date", "is_live", "write_date", "write_uid"]
         )
 
-    def _reaward_open_lines(self, now):
+    def _reaward_open_lines(self, now, reasons=None):
         """Close the open lines of these rules and reopen each at the rule's
         current points, for the same record (the scoring lab changed the
-        points): one statement per rule. The new line keeps the old one's
-        expiry, so changing points never prolongs them; it is dated ``now``,
-        so that the score at a past closing still counts the old line.
-        Scores are left to the caller to refresh."""
+        points, a draft was published): one statement per rule. The new line
+        keeps the old one's expiry, so changing points never prolongs them;
+        it is dated ``now``, so that the score at a past closing still counts
+        the old line. Scores are left to the caller to refresh.
+
+        :param reasons: ``{rule id: reason of the new lines}`` (default: the lab's)
+        """
         if not self.ids:
             return
         self.env["lead.scoring.point"].flush_model()
@@ -685,7 +710,8 @@ class LeadScoringRule(models.Model):
                     model=rule.model_id.id,
                     rule=rule.id,
                     points=rule.points,
-                    reason=self.env._(
+                    reason=(reasons or {}).get(rule.id)
+                    or self.env._(
                         "Rule: %(rule)s (points changed by the scoring lab)", rule=rule.name
                     ),
                     now=now,

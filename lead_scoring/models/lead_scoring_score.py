@@ -226,7 +226,8 @@ class LeadScoringScore(models.Model):
         self.env["lead.scoring.point"].flush_model()
         self.flush_model()
         ids = []
-        for scoring_model in self.env["lead.scoring.model"].sudo().search([("active", "=", True)]):
+        live = [("active", "=", True), ("state", "=", "live")]
+        for scoring_model in self.env["lead.scoring.model"].sudo().search(live):
             column = SQL.identifier(scoring_model._target_column())
             self.env.cr.execute(
                 SQL(
@@ -275,7 +276,8 @@ class LeadScoringScore(models.Model):
         self.flush_model(["score", "model_id"])
         wanted = math.floor(value) + 1 if operator == ">" else value
         branches = []
-        for scoring_model in self.env["lead.scoring.model"].sudo().search([("active", "=", True)]):
+        live = [("active", "=", True), ("state", "=", "live")]
+        for scoring_model in self.env["lead.scoring.model"].sudo().search(live):
             bound = insight.lowest_score_at_percentile(self.env.cr, scoring_model.id, wanted)
             if bound is None:
                 continue

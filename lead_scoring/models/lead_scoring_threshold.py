@@ -184,7 +184,9 @@ class LeadScoringThreshold(models.Model):
         :param target_ids: restrict to these records of the thresholds' model
         """
         crossings = self.env["lead.scoring.threshold.crossing"].sudo()
-        for threshold in self.filtered("active").sudo():
+        # A draft's thresholds never fire: drafts score nothing.
+        live = self.filtered(lambda t: t.active and t.model_id.state == "live")
+        for threshold in live.sudo():
             column = threshold.model_id._target_column()
             if threshold.direction == "down":
                 fired_ids = crossings._fall(threshold, target_ids)

@@ -30,14 +30,14 @@ class ResConfigSettings(models.TransientModel):
         "lead.scoring.model",
         "Fit Model",
         config_parameter=FIT_MODEL_PARAM,
-        domain=[("target", "=", "contact")],
+        domain=[("target", "=", "contact"), ("state", "=", "live")],
         help="Its band codes are the letter of the lead grade (A1: A).",
     )
     lead_scoring_engagement_model_id = fields.Many2one(
         "lead.scoring.model",
         "Engagement Model",
         config_parameter=ENGAGEMENT_MODEL_PARAM,
-        domain=[("target", "=", "contact")],
+        domain=[("target", "=", "contact"), ("state", "=", "live")],
         help="Its band codes are the digit of the lead grade (A1: 1).",
     )
 

@@ -27,3 +27,6 @@ from . import test_assignment
 from . import test_activity_done
 from . import test_insight
 from . import test_api_parsing
+from . import test_model_versions
+from . import test_model_preview
+from . import test_scoring_lab_schedule

@@ -4,3 +4,6 @@ from . import lead_scoring_lab
 from . import lead_scoring_lab_line
 from . import lead_scoring_lab_candidate
 from . import lead_scoring_lab_lift
+from . import lead_scoring_preview
+from . import lead_scoring_preview_band_move
+from . import lead_scoring_preview_rule_change

@@ -1,6 +1,7 @@
 import contextlib
 import json
 import logging
+import threading
 
 from dateutil.relativedelta import relativedelta
 from markupsafe import Markup
@@ -23,6 +24,11 @@ TEST_SHARE = 0.3
 MAX_RULES = 100
 # The temporary table of one analysis: the outcomes and the rules each hit.
 OUTCOME_TABLE = "lead_scoring_lab_outcome"
+# How long after a scheduled analysis a model is due again (by lab_interval).
+LAB_INTERVALS = {"monthly": relativedelta(months=1), "quarterly": relativedelta(months=3)}
+# The chatter subtype of the notes of scheduled analyses: the newest one's
+# date is when the model was last analysed on schedule.
+SCHEDULED_LAB_SUBTYPE = "lead_scoring.mt_scoring_lab_scheduled"
 
 
 class LeadScoringLab(models.TransientModel):
@@ -241,6 +247,31 @@ class LeadScoringLab(models.TransientModel):
         )
         self.state = "applied"
         return True
+
+    def action_create_draft(self):
+        """Create a draft of the model with the suggested points, instead of
+        applying them: preview it, publish it or delete it. A model has at
+        most one draft: when it has one, this refuses (the draft may hold
+        someone's work) and says where it is."""
+        self.ensure_one()
+        self._check_manager()
+        if self.state != "analysed" or not self.line_ids:
+            raise UserError(
+                self.env._("Analyse the model first, then create a draft with the suggestion.")
+            )
+        existing = self._existing_draft(self.model_id)
+        if existing:
+            raise UserError(
+                self.env._(
+                    'Scoring model "%(model)s" already has a draft, "%(draft)s". Publish or '
+                    "delete it first, or change its points there.",
+                    model=self.model_id.name,
+                    draft=existing.name,
+                )
+            )
+        draft = self._create_suggested_draft()
+        self.model_id.message_post(body=self._draft_note(draft), subtype_xmlid="mail.mt_note")
+        return draft._form_action()
 
     def action_open_lift_chart(self):
         self.ensure_one()
@@ -504,6 +535,199 @@ class LeadScoringLab(models.TransientModel):
     def _discover_candidates(self, data):
         with _without_jit(self.env.cr):
             return self.env["lead.scoring.lab.candidate"]._discover(self, data, OUTCOME_TABLE)
+
+    # ------------------------------------------------------------------
+    # Drafts and the scheduled lab
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _existing_draft(self, scoring_model):
+        """The draft of a live scoring model, if it has one."""
+        return (
+            self.env["lead.scoring.model"]
+            .with_context(active_test=False)
+            .search([("live_model_id", "=", scoring_model.id), ("state", "=", "draft")], limit=1)
+        )
+
+    def _create_suggested_draft(self):
+        """A draft of the model with every rule at its suggested points."""
+        self.ensure_one()
+        points = {line.rule_id.id: line.suggested_points for line in self.line_ids if line.rule_id}
+        return self.model_id._create_draft(rule_points=points)
+
+    def _draft_note(self, draft):
+        """The chatter note of a draft made from the suggestion."""
+        self.ensure_one()
+        if self.auc_measured:
+            quality = self.env._(
+                "ROC AUC on the newest 30%% of the outcomes: %(auc).2f with the current "
+                "points, %(new).2f with the suggested ones.",
+                auc=self.auc,
+                new=self.suggested_auc,
+            )
+        else:
+            quality = self.evaluation_note or ""
+        return Markup("<p>%s</p><p>%s</p>") % (
+            self.env._(
+                'Scoring lab: draft "%(draft)s" holds the suggested points. Preview it, then '
+                "publish or delete it.",
+                draft=draft.name,
+            ),
+            quality,
+        )
+
+    @api.model
+    def _cron_scoring_lab(self):
+        """Scheduled lab (cron ``lead_scoring.ir_cron_scoring_lab``): analyse
+        every live scoring model whose ``lab_interval`` is due, and when the
+        suggested points beat the current ones by at least ``lab_min_gain``
+        (ROC AUC, measured as the lab measures), put them in a draft and
+        schedule a To-Do for the model's responsible to review it. Never
+        publishes. Each analysis leaves a note in the model's chatter, also
+        when nothing came of it or it failed; a failing model does not stop
+        the others.
+
+        A model is due when its lab interval has passed since its last
+        scheduled analysis: the date of its newest note of subtype
+        ``SCHEDULED_LAB_SUBTYPE`` (none: due now).
+        """
+        scoring_models = (
+            self.env["lead.scoring.model"]
+            .sudo()
+            .search([("state", "=", "live"), ("lab_interval", "in", list(LAB_INTERVALS))])
+        )
+        today = fields.Datetime.now().date()
+        last = self._last_scheduled_labs(scoring_models)
+        due = scoring_models.filtered(
+            lambda m: m.id not in last or last[m.id].date() + LAB_INTERVALS[m.lab_interval] <= today
+        )
+        # Like the recompute cron: no intermediate commits under tests.
+        commit = not getattr(threading.current_thread(), "testing", False)
+        for done, scoring_model in enumerate(due, 1):
+            self._run_scheduled_lab(scoring_model)
+            if commit:
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+                self.env["ir.cron"]._notify_progress(done=done, remaining=len(due) - done)
+        return len(due)
+
+    @api.model
+    def _last_scheduled_labs(self, scoring_models):
+        """``{model id: datetime}`` of the last scheduled analysis of each of
+        ``scoring_models`` that had one: one grouped query."""
+        subtype = self.env.ref(SCHEDULED_LAB_SUBTYPE, raise_if_not_found=False)
+        if not subtype or not scoring_models:
+            return {}
+        return dict(
+            self.env["mail.message"]
+            .sudo()
+            ._read_group(
+                [
+                    ("model", "=", "lead.scoring.model"),
+                    ("res_id", "in", scoring_models.ids),
+                    ("subtype_id", "=", subtype.id),
+                ],
+                ["res_id"],
+                ["date:max"],
+            )
+        )
+
+    @api.model
+    def _run_scheduled_lab(self, scoring_model):
+        """Analyse one model on schedule; note the result in its chatter."""
+        lab = self.sudo().create({"model_id": scoring_model.id})
+        try:
+            with self.env.cr.savepoint():
+                values = lab._analyse_rules()
+                lab.write(dict(values, state="analysed"))
+                body = lab._scheduled_result()
+        except UserError as error:
+            body = Markup("<p>%s</p><p>%s</p>") % (
+                self.env._("Scheduled scoring lab: no analysis."),
+                error.args[0],
+            )
+        except Exception as error:  # one model must not stop the others
+            _logger.exception("Scheduled scoring lab failed for scoring model %s", scoring_model.id)
+            body = Markup("<p>%s</p><p>%s</p>") % (
+                self.env._("Scheduled scoring lab: the analysis failed."),
+                str(error),
+            )
+        scoring_model.message_post(body=body, subtype_xmlid=SCHEDULED_LAB_SUBTYPE)
+        lab.unlink()
+
+    def _scheduled_result(self):
+        """After a scheduled analysis: the draft (and the To-Do) when the
+        suggestion gains enough; the chatter note that says what happened."""
+        self.ensure_one()
+        scoring_model = self.model_id
+        min_gain = scoring_model.lab_min_gain
+        intro = self.env._(
+            "Scheduled scoring lab on the opportunities closed from %(start)s to %(end)s "
+            "(%(won)s won, %(lost)s lost).",
+            start=format_date(self.env, self.date_from),
+            end=format_date(self.env, self.date_to),
+            won=self.won_count,
+            lost=self.lost_count,
+        )
+        if not self.auc_measured or min(self.train_count, self.test_count) < (
+            lab_math.MIN_OUTCOMES
+        ):
+            return Markup("<p>%s</p><p>%s</p><p>%s</p>") % (
+                intro,
+                self.evidence_note or self.evaluation_note or "",
+                self.env._("No draft was made."),
+            )
+        quality = self.env._(
+            "ROC AUC on the newest 30%% of the outcomes: %(auc).2f with the current points, "
+            "%(new).2f with the suggested ones.",
+            auc=self.auc,
+            new=self.suggested_auc,
+        )
+        if round(self.suggested_auc - self.auc, 6) < round(min_gain, 6):
+            result = self.env._(
+                "The gain is below the minimum of %(min).2f: no draft was made.", min=min_gain
+            )
+        elif existing := self._existing_draft(scoring_model):
+            result = self.env._(
+                "The gain reaches the minimum of %(min).2f, but the model already has a draft, "
+                '"%(draft)s": no other draft was made.',
+                min=min_gain,
+                draft=existing.name,
+            )
+        else:
+            draft = self._create_suggested_draft()
+            result = self.env._(
+                'The gain reaches the minimum of %(min).2f: draft "%(draft)s" holds the '
+                "suggested points. Preview it, then publish or delete it.",
+                min=min_gain,
+                draft=draft.name,
+            )
+            self._schedule_review(draft)
+        return Markup("<p>%s</p><p>%s</p><p>%s</p>") % (intro, quality, result)
+
+    def _schedule_review(self, draft):
+        """A To-Do on the live model for its responsible (else its creator):
+        review the draft the scheduled lab made."""
+        scoring_model = self.model_id
+        user = scoring_model.user_id or scoring_model.create_uid
+        if not user.active or user.share:
+            _logger.info(
+                "Scheduled scoring lab: scoring model %s has no responsible to review draft %s",
+                scoring_model.id,
+                draft.id,
+            )
+            return
+        scoring_model.activity_schedule(
+            "mail.mail_activity_data_todo",
+            summary=self.env._("Review the scoring lab's draft"),
+            note=self.env._(
+                "The scheduled scoring lab suggests new points (ROC AUC %(auc).2f → %(new).2f): "
+                'open draft "%(draft)s", preview it, then publish or delete it.',
+                auc=self.auc,
+                new=self.suggested_auc,
+                draft=draft.name,
+            ),
+            user_id=user.id,
+        )
 
     # ------------------------------------------------------------------
     # Helpers

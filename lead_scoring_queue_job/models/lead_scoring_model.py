@@ -55,6 +55,7 @@ class LeadScoringModel(models.Model):
 
     def action_recompute(self):
         """Button "Recompute now": enqueue the run; the form says where to follow it."""
+        self._check_live()
         if not self._use_jobs():
             return super().action_recompute()
         self.check_access("write")
@@ -289,5 +290,5 @@ class LeadScoringModel(models.Model):
             return super()._cron_recompute_scores()
         # A handful of scoring models: reading them all is the point.
         scoring_models = self.sudo().with_context(active_test=False)
-        # pylint: disable=no-search-all
-        return bool(scoring_models.search([])._enqueue_recompute())
+        # Drafts score nothing.
+        return bool(scoring_models.search([("state", "=", "live")])._enqueue_recompute())
