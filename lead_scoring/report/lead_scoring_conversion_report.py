@@ -1,7 +1,13 @@
 from odoo import api, fields, models, tools
 from odoo.tools import SQL
 
-from ..engine import band_sql, clamp_sql, closed_opportunities_sql, score_at_sql
+from ..engine import (
+    band_sql,
+    calibrated_probability_sql,
+    clamp_sql,
+    closed_opportunities_sql,
+    score_at_sql,
+)
 
 
 class LeadScoringConversionReport(models.Model):
@@ -36,6 +42,14 @@ class LeadScoringConversionReport(models.Model):
     lost_count = fields.Integer("Lost", readonly=True)
     closed_count = fields.Integer("Closed", readonly=True)
     won_rate = fields.Float("Won Rate (%)", readonly=True, aggregator="avg")
+    forecast = fields.Float(
+        "Forecast at Closing",
+        readonly=True,
+        help="Expected revenue x the win probability of the score at closing, under the "
+        "scoring model's calibration (0 until a lab was applied): next to Won Revenue, per "
+        "band or salesperson, it shows whether the forecast of open deals can be trusted.",
+    )
+    won_revenue = fields.Float(readonly=True, help="Expected revenue of the won opportunities.")
 
     def _query(self):
         return SQL(
@@ -43,7 +57,8 @@ class LeadScoringConversionReport(models.Model):
             WITH closed AS (%(closed)s),
             scored AS (
                 SELECT c.*, m.id AS model_id, %(raw_score)s AS raw_score,
-                       m.use_min_score, m.min_score, m.use_max_score, m.max_score
+                       m.use_min_score, m.min_score, m.use_max_score, m.max_score,
+                       m.date_lab_applied, m.win_calibration_intercept, m.win_calibration_slope
                   FROM closed c
                   JOIN lead_scoring_model m
                     ON m.active AND m.target IN (%(contact)s, %(deal)s)
@@ -60,7 +75,12 @@ class LeadScoringConversionReport(models.Model):
                    CASE WHEN c.is_won THEN 1 ELSE 0 END AS won_count,
                    CASE WHEN c.is_won THEN 0 ELSE 1 END AS lost_count,
                    1 AS closed_count,
-                   CASE WHEN c.is_won THEN 100.0 ELSE 0.0 END AS won_rate
+                   CASE WHEN c.is_won THEN 100.0 ELSE 0.0 END AS won_rate,
+                   CASE WHEN c.date_lab_applied IS NULL THEN 0.0
+                        ELSE ROUND((COALESCE(c.expected_revenue, 0.0) * %(probability)s
+                                    / 100.0)::numeric, 2)::float8 END AS forecast,
+                   CASE WHEN c.is_won THEN COALESCE(c.expected_revenue, 0.0) ELSE 0.0 END
+                       AS won_revenue
               FROM clamped c
             """,
             closed=closed_opportunities_sql(),
@@ -81,6 +101,11 @@ class LeadScoringConversionReport(models.Model):
                 SQL("CASE WHEN use_max_score THEN max_score END"),
             ),
             band=band_sql(SQL("c.model_id"), SQL("c.score_at_close")),
+            probability=calibrated_probability_sql(
+                SQL("c.win_calibration_intercept"),
+                SQL("c.win_calibration_slope"),
+                SQL("c.score_at_close"),
+            ),
             in_segment=self._segment_sql(),
         )
 
