@@ -313,12 +313,20 @@ def win_probability_sql(scoring_model, score):
     """
     if not scoring_model.date_lab_applied:
         return SQL("NULL::float8")
+    return calibrated_probability_sql(
+        scoring_model.win_calibration_intercept, scoring_model.win_calibration_slope, score
+    )
+
+
+def calibrated_probability_sql(intercept, slope, score):
+    """The win probability (percent) of ``score`` under the calibration
+    ``intercept`` + ``slope`` x score of the log-odds (values or SQL)."""
     # The log-odds are kept within ±35 so that exp() cannot overflow.
     return SQL(
         "ROUND((100.0 / (1.0 + exp(-LEAST(GREATEST(%s + %s * %s, -35.0), 35.0))))::numeric, 2)"
         "::float8",
-        scoring_model.win_calibration_intercept,
-        scoring_model.win_calibration_slope,
+        intercept,
+        slope,
         score,
     )
 
@@ -389,8 +397,9 @@ def refresh_scores_sql(scoring_model, now, target_ids=None, new_lines=None, id_r
 
 def closed_opportunities_sql(date_from=None, date_to=None):
     """``(lead_id, partner_id, company_id, team_id, lead_grade, user_id,
-    date_closed, is_won)`` of the opportunities closed: won = in a won stage, lost =
-    archived with probability 0 (what crm's "Lost" does); optionally only
+    date_closed, is_won, expected_revenue)`` of the opportunities closed:
+    won = in a won stage, lost = archived with probability 0 (what crm's
+    "Lost" does); optionally only
     those closed from ``date_from`` (included) to ``date_to`` (excluded).
 
     Shared by the conversion report, the scoring lab and the model health.
@@ -403,7 +412,8 @@ def closed_opportunities_sql(date_from=None, date_to=None):
     return SQL(
         """
         SELECT l.id AS lead_id, l.partner_id, l.company_id, l.team_id, l.lead_grade,
-               l.user_id, l.date_closed, COALESCE(st.is_won, FALSE) AS is_won
+               l.user_id, l.date_closed, COALESCE(st.is_won, FALSE) AS is_won,
+               l.expected_revenue
           FROM crm_lead l
           LEFT JOIN crm_stage st ON st.id = l.stage_id
          WHERE l.type = 'opportunity' AND l.date_closed IS NOT NULL

@@ -1,7 +1,7 @@
 {
     "name": "Lead Scoring: Events",
     "summary": "Event registrations and attendance drive behaviour points",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.0.1",
     "category": "Sales/CRM",
     "author": "lead_scoring contributors",
     "maintainers": ["lead_scoring"],

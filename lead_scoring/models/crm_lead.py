@@ -7,7 +7,12 @@ from odoo.tools import SQL
 from odoo.tools.translate import LazyTranslate
 
 from .. import lab_math
-from ..engine import closed_opportunities_sql
+from ..engine import (
+    closed_opportunities_sql,
+    primary_model_sql,
+    restrict_sql,
+    win_probability_sql,
+)
 
 _lt = LazyTranslate(__name__)
 
@@ -70,6 +75,17 @@ class CrmLead(models.Model):
         help="Chance of winning this deal at its deal score, as the scoring lab "
         "learnt it from the won and lost opportunities (empty until a lab was applied).",
     )
+    lead_scoring_forecast = fields.Monetary(
+        "Scoring Forecast",
+        currency_field="company_currency",
+        readonly=True,
+        copy=False,
+        aggregator="sum",
+        groups="lead_scoring.group_lead_scoring_user",
+        help="Expected revenue x the chance of winning this deal at its deal score, as "
+        "the scoring lab calibrated it on won and lost opportunities. 0 until a lab was "
+        "applied to the deal scoring model: a score alone is no probability.",
+    )
     lead_scoring_threshold_id = fields.Many2one(
         "lead.scoring.threshold",
         "Created by Threshold",
@@ -98,6 +114,93 @@ class CrmLead(models.Model):
                 )
             else:
                 lead.deal_win_probability = False
+
+    # ------------------------------------------------------------------
+    # Revenue forecast
+    # ------------------------------------------------------------------
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        leads = super().create(vals_list)
+        leads._lead_scoring_update_forecast(leads.ids)
+        return leads
+
+    def write(self, vals):
+        res = super().write(vals)
+        if {"expected_revenue", "company_id"} & vals.keys():
+            self._lead_scoring_update_forecast(self.ids)
+        return res
+
+    @api.model
+    def _lead_scoring_scores_changed(self, scoring_model, target_ids):
+        res = super()._lead_scoring_scores_changed(scoring_model, target_ids)
+        if scoring_model.date_lab_applied:
+            # A score, or the calibration (the lab refreshes every score), changed.
+            self._lead_scoring_update_forecast(target_ids)
+        return res
+
+    @api.model
+    def _lead_scoring_forecast_inputs_changed(self):
+        res = super()._lead_scoring_forecast_inputs_changed()
+        self._lead_scoring_update_forecast()
+        return res
+
+    @api.model
+    def _lead_scoring_update_forecast(self, lead_ids=None):
+        """Set ``lead_scoring_forecast`` of deals in one statement: expected
+        revenue x the win probability of their score in their primary model
+        (the deal score), 0 when that model has no calibration. Costs no
+        query while no deal model has one.
+
+        :param lead_ids: these deals (default: every deal)
+        """
+        candidates = self._lead_scoring_primary_candidates()
+        models = self.env["lead.scoring.model"].sudo().browse([c[0] for c in candidates])
+        calibrated = models.filtered("date_lab_applied")
+        if lead_ids is not None and (not lead_ids or not calibrated):
+            return
+        self.flush_model(["expected_revenue", "company_id", "lead_scoring_forecast"])
+        self.env["lead.scoring.score"].flush_model(["score"])
+        leads = self.sudo().with_context(active_test=False)
+        probability = SQL("0.0")
+        if calibrated:
+            probability = SQL(
+                "CASE %s ELSE 0.0 END",
+                SQL(" ").join(
+                    SQL(
+                        "WHEN p.model_id = %s THEN %s",
+                        scoring_model.id,
+                        win_probability_sql(scoring_model, SQL("COALESCE(s.score, 0.0)")),
+                    )
+                    for scoring_model in calibrated
+                ),
+            )
+        self.env.cr.execute(
+            SQL(
+                """
+                WITH primary_model AS MATERIALIZED (%(primary)s),
+                forecast AS (
+                    SELECT l.id, ROUND((COALESCE(l.expected_revenue, 0.0)
+                                        * %(probability)s / 100.0)::numeric, 2) AS value
+                      FROM crm_lead l
+                      LEFT JOIN primary_model p ON p.id = l.id
+                      LEFT JOIN lead_scoring_score s ON s.model_id = p.model_id AND s.lead_id = l.id
+                     WHERE TRUE %(restrict)s
+                )
+                UPDATE crm_lead l SET lead_scoring_forecast = forecast.value
+                  FROM forecast
+                 WHERE l.id = forecast.id
+                   AND l.lead_scoring_forecast IS DISTINCT FROM forecast.value
+                RETURNING l.id
+                """,
+                primary=primary_model_sql(leads, candidates, lead_ids),
+                probability=probability,
+                restrict=restrict_sql(SQL("l.id"), lead_ids),
+            )
+        )
+        changed = [row[0] for row in self.env.cr.fetchall()]
+        if changed:
+            self.browse(changed).invalidate_recordset(["lead_scoring_forecast"])
 
     # ------------------------------------------------------------------
     # Lead assignment in score order (see crm.team)

@@ -191,10 +191,10 @@ class LeadScoringAutomation(models.Model):
 
     @api.model
     def _cached_line_fields(self):
-        """Fields of a line that the cached lines of code-fired triggers read
-        (``_activity_done_lines``; a bridge adds its filters): creating,
-        changing or deleting such a line clears the caches."""
-        return {"trigger", "active", "activity_type_ids"}
+        """Fields of a line that ``_trigger_lines`` reads (a bridge adds the
+        filters of its triggers): creating, changing or deleting such a line
+        clears the cache."""
+        return {"trigger", "active", "action_id", "filter_domain", "activity_type_ids"}
 
     @api.model
     def _code_trigger_models(self):
@@ -203,35 +203,66 @@ class LeadScoringAutomation(models.Model):
         by the trigger itself. Bridge addons extend it."""
         return {"activity_done": "mail.activity"}
 
-    @api.model
-    @tools.ormcache()
-    def _activity_done_lines(self):
-        """``((line id, activity type ids), ...)``: the active "Activity done"
-        lines and the types they are limited to (empty: every type). Cached:
-        every activity marked done asks for them, and they change once in a
-        while, so an activity done without a line costs no query."""
-        lines = self.sudo().search([("trigger", "=", "activity_done"), ("active", "=", True)])
-        return tuple((line.id, frozenset(line.activity_type_ids.ids)) for line in lines)
+    def _trigger_filters(self):
+        """What this line of a code-fired trigger is limited to, as the
+        trigger's records read it (``_lead_scoring_trigger_match``). A bridge
+        adds the filters of its triggers."""
+        self.ensure_one()
+        if self.trigger == "activity_done":
+            return {"activity_type_ids": frozenset(self.activity_type_ids.ids)}
+        return {}
 
-    def _fire(self, records, dates=None, once=False):
+    @api.model
+    @tools.ormcache("trigger")
+    def _trigger_lines(self, trigger):
+        """``((action id, filter domain, filters), ...)``: the active lines of a
+        trigger fired by code. Cached: every activity done, registration or
+        participation asks for them, and they change once in a while, so a
+        record without a line costs no query."""
+        lines = self.sudo().search(
+            [("trigger", "=", trigger), ("active", "=", True), ("action_id", "!=", False)]
+        )
+        return tuple(
+            (line.action_id.id, line._filter_domain_list(), line._trigger_filters())
+            for line in lines
+        )
+
+    @api.model
+    def _fire_trigger(self, trigger, records, dates=None):
+        """Fire the lines of ``trigger`` on ``records`` (of the trigger's
+        model): one award batch per line over all of them, each record once
+        per line in its life (see ``lead.scoring.signal``).
+
+        The records' model says which of them a line's filters keep
+        (``_lead_scoring_trigger_match(filters)``); what follows is the
+        "Adjust score" of the line, as for every other award.
+
+        :return: ``{server action: {target_id: points written}}``
+        """
+        results = {}
+        actions = self.env["ir.actions.server"].sudo()
+        for action_id, filter_domain, filters in records and self._trigger_lines(trigger):
+            matching = records._lead_scoring_trigger_match(filters)
+            if filter_domain and matching:
+                matching = matching.filtered_domain(filter_domain)
+            if matching:
+                action = actions.browse(action_id)
+                claimed = self.env["lead.scoring.signal"]._claim(action, matching)
+                results[action] = action._lead_scoring_run(claimed, dates)
+        return results
+
+    def _fire(self, records, dates=None):
         """Run the "Adjust score" of these lines on ``records`` (records of each
         line's trigger model), as the Automation Rules would.
 
         :param dates: optional ``{record id: datetime}`` of events that
             happened before now
-        :param once: each record fires each line once in its life (an
-            activity done, a registration, a participation): the records a
-            line fired for before are left out (see ``lead.scoring.signal``)
         :return: ``{line: {target_id: points written}}``
         """
         results = {}
         for line in self.sudo():
             if line.active and line.model_id.active and line.action_id:
                 records_of_line = records.filtered_domain(line._filter_domain_list())
-                if once and records_of_line:
-                    records_of_line = self.env["lead.scoring.signal"]._claim(
-                        line.action_id, records_of_line
-                    )
                 results[line] = line.action_id._lead_scoring_run(records_of_line, dates)
         return results
 

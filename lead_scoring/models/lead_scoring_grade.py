@@ -1,6 +1,6 @@
 import math
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.osv import expression
 from odoo.tools import SQL
@@ -65,14 +65,35 @@ class LeadScoringGrade(models.Model):
                     )
                 )
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        self.env.registry.clear_cache()  # _graded_model_ids
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if {"active", "model_id"} & vals.keys():
+            self.env.registry.clear_cache()  # _graded_model_ids
+        return super().write(vals)
+
+    def unlink(self):
+        self.env.registry.clear_cache()  # _graded_model_ids
+        return super().unlink()
+
+    @api.model
+    @tools.ormcache()
+    def _graded_model_ids(self):
+        """The scoring models with an active grade. Cached: every award asks,
+        and most models have none."""
+        return frozenset(self.sudo().search([("active", "=", True)]).model_id.ids)
+
     @api.model
     def _grade_targets(self, scoring_model, target_ids):
         """``{target id: grade}`` for the records a grade of ``scoring_model``
         applies to, the first matching grade winning: one query for the batch,
         none when the model has no grade."""
-        grades = scoring_model.sudo().grade_ids.filtered("active")
-        if not grades or not target_ids:
+        if not target_ids or scoring_model.id not in self._graded_model_ids():
             return {}
+        grades = scoring_model.sudo().grade_ids.filtered("active")
         records = scoring_model._target_records().with_context(active_test=False)
         branches = []
         for rank, grade in enumerate(grades):

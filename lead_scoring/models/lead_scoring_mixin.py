@@ -64,6 +64,32 @@ class LeadScoringMixin(models.AbstractModel):
         "model, are on its Scores tab.",
     )
 
+    lead_scoring_trend_direction = fields.Selection(
+        [("up", "Rising"), ("steady", "Steady"), ("down", "Cooling down")],
+        "Score Trend",
+        compute="_compute_lead_scoring_trend",
+        groups="lead_scoring.group_lead_scoring_user",
+    )
+    lead_scoring_trend_arrow = fields.Char(
+        "Trend",
+        compute="_compute_lead_scoring_trend",
+        groups="lead_scoring.group_lead_scoring_user",
+        help="How the primary score moved over its scoring model's trend period: "
+        "▲ rising, ▼ cooling down, ▶ steady, with the points.",
+    )
+
+    def _compute_lead_scoring_trend(self):
+        """The trend of each record's score in its primary model (the score
+        beside it on cards and lists), computed with the score rows' own."""
+        primary = self._origin._lead_scoring_primary_model_ids()
+        column = self._lead_scoring_column
+        rows = self.env["lead.scoring.score"].sudo().search([(column, "in", self._origin.ids)])
+        by_record = {(row[column].id, row.model_id.id): row for row in rows}
+        for record in self:
+            row = by_record.get((record._origin.id, primary.get(record._origin.id)))
+            record.lead_scoring_trend_direction = row.trend_direction if row else False
+            record.lead_scoring_trend_arrow = row.trend_arrow if row else False
+
     def _compute_lead_scoring_point_count(self):
         column = self._lead_scoring_column
         counts = dict(
@@ -405,6 +431,11 @@ class LeadScoringMixin(models.AbstractModel):
         self._lead_scoring_write_by_value(
             ((score, band and int(band)), ids) for (score, band), ids in self.env.cr.fetchall()
         )
+
+    @api.model
+    def _lead_scoring_forecast_inputs_changed(self):
+        """Hook: a calibration, or which scoring model gives these records
+        their primary score, changed (deals update their revenue forecast)."""
 
     @api.model
     def _lead_scoring_scores_changed(self, scoring_model, target_ids):

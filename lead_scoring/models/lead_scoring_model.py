@@ -36,6 +36,12 @@ SCORE_SETTINGS = {
 
 # Settings that decide which scoring model gives a record its primary score.
 PRIMARY_SETTINGS = {"active", "sequence", "company_id", "target", "domain"}
+# Settings a record's revenue forecast depends on: its primary model, the calibration.
+FORECAST_SETTINGS = PRIMARY_SETTINGS | {
+    "date_lab_applied",
+    "win_calibration_intercept",
+    "win_calibration_slope",
+}
 # Settings the conversion report's view holds (each model's segment).
 REPORT_SETTINGS = {"active", "target", "domain"}
 
@@ -510,6 +516,7 @@ class LeadScoringModel(models.Model):
             # Which model is primary may have changed (cached per target).
             self.env["lead.scoring.rule"]._update_watched_models()
             self._flag_primary_sync(live.mapped("target"))
+            self._forecast_inputs_changed(live.mapped("target"))
             if live.filtered("domain"):
                 self.env["lead.scoring.conversion.report"]._rebuild()
         return scoring_models
@@ -536,6 +543,8 @@ class LeadScoringModel(models.Model):
             # The primary model of some records changed: their contact/deal score must follow.
             self._flag_primary_sync(old_targets + live.mapped("target"))
             self.env["lead.scoring.rule"]._trigger_recompute()
+        if FORECAST_SETTINGS & vals.keys():
+            self._forecast_inputs_changed(old_targets + live.mapped("target"))
         if REPORT_SETTINGS & vals.keys():
             self.env["lead.scoring.conversion.report"]._rebuild()
         if "active" in vals:
@@ -552,7 +561,14 @@ class LeadScoringModel(models.Model):
         self.env["lead.scoring.rule"]._update_watched_models()
         for target in set(targets):
             self._target_records_for(target)._lead_scoring_sync_primary_score()
+        self._forecast_inputs_changed(targets)
         return res
+
+    def _forecast_inputs_changed(self, targets):
+        """A calibration, or which model gives records of ``targets`` their
+        primary score, changed: their forecast follows at once."""
+        for target in set(targets):
+            self._target_records_for(target)._lead_scoring_forecast_inputs_changed()
 
     def action_recompute(self):
         """Recompute the scores of these models now (button "Recompute now").

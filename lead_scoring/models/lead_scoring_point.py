@@ -387,4 +387,6 @@ class LeadScoringPoint(models.Model):
             records = scoring_model._target_records()
             records._lead_scoring_write_scores(scoring_model, changed)
             records._lead_scoring_scores_changed(scoring_model, list(changed))
-            scoring_model.threshold_ids._fire_thresholds(list(changed))
+            thresholds = self.env["lead.scoring.threshold"]
+            if scoring_model.id in thresholds._model_ids_with_thresholds():
+                scoring_model.threshold_ids._fire_thresholds(list(changed))

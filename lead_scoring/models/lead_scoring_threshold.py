@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from markupsafe import Markup
 
-from odoo import api, fields, models
+from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 
 _logger = logging.getLogger(__name__)
@@ -161,7 +161,25 @@ class LeadScoringThreshold(models.Model):
                 )
             )
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        self.env.registry.clear_cache()  # _model_ids_with_thresholds
+        return super().create(vals_list)
+
+    def unlink(self):
+        self.env.registry.clear_cache()  # _model_ids_with_thresholds
+        return super().unlink()
+
+    @api.model
+    @tools.ormcache()
+    def _model_ids_with_thresholds(self):
+        """The scoring models with an active threshold. Cached: every award
+        asks, and thresholds change once in a while."""
+        return frozenset(self.sudo().search([("active", "=", True)]).model_id.ids)
+
     def write(self, vals):
+        if {"active", "model_id"} & vals.keys():
+            self.env.registry.clear_cache()  # _model_ids_with_thresholds
         res = super().write(vals)
         if {"score", "direction"} & vals.keys() or ("active" in vals and not vals["active"]):
             # A new value starts a fresh series of crossings.

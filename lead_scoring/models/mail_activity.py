@@ -25,20 +25,17 @@ class MailActivity(models.Model):
         """Fire the "Activity done" automation lines on these activities, all
         of them at once per line, each activity once per line. Without such
         a line this costs no query (the lines are cached)."""
-        Automation = self.env["lead.scoring.automation"].sudo()
-        lines = self and Automation._activity_done_lines()
-        if not lines:
-            return
-        # An archived activity was done before: doing it again is no news.
-        activities = self.sudo().filtered("active")
-        for line_id, type_ids in lines:
-            line_activities = activities
-            if type_ids:
-                line_activities = activities.filtered(
-                    lambda activity, type_ids=type_ids: activity.activity_type_id.id in type_ids
-                )
-            if line_activities:
-                Automation.browse(line_id)._fire(line_activities, once=True)
+        Automation = self.env["lead.scoring.automation"]
+        if self and Automation._trigger_lines("activity_done"):
+            # An archived activity was done before: doing it again is no news.
+            Automation._fire_trigger("activity_done", self.sudo().filtered("active"))
+
+    def _lead_scoring_trigger_match(self, filters):
+        """The activities an "Activity done" line limited to ``filters`` keeps."""
+        type_ids = filters.get("activity_type_ids")
+        if not type_ids:
+            return self
+        return self.filtered(lambda activity: activity.activity_type_id.id in type_ids)
 
     def _lead_scoring_document(self):
         """The record this activity is attached to. Not checked for existence:

@@ -1,7 +1,13 @@
 from odoo import api, fields, models, tools
 from odoo.tools import SQL
 
-from ..engine import band_sql, clamp_sql, closed_opportunities_sql, score_at_sql
+from ..engine import (
+    band_sql,
+    calibrated_probability_sql,
+    clamp_sql,
+    closed_opportunities_sql,
+    score_at_sql,
+)
 
 
 class LeadScoringConversionReport(models.Model):
@@ -36,6 +42,14 @@ class LeadScoringConversionReport(models.Model):
     lost_count = fields.Integer("Lost", readonly=True)
     closed_count = fields.Integer("Closed", readonly=True)
     won_rate = fields.Float("Won Rate (%)", readonly=True, aggregator="avg")
+    forecast = fields.Float(
+        "Forecast at Closing",
+        readonly=True,
+        help="Expected revenue x the win probability of the score at closing, under the "
+        "scoring model's calibration (0 until a lab was applied): next to Won Revenue, per "
+        "band or salesperson, it shows whether the forecast of open deals can be trusted.",
+    )
+    won_revenue = fields.Float(readonly=True, help="Expected revenue of the won opportunities.")
 
     def _query(self):
         return SQL(
@@ -43,10 +57,11 @@ class LeadScoringConversionReport(models.Model):
             WITH closed AS (%(closed)s),
             scored AS (
                 SELECT c.*, m.id AS model_id, %(raw_score)s AS raw_score,
-                       m.use_min_score, m.min_score, m.use_max_score, m.max_score
+                       m.use_min_score, m.min_score, m.use_max_score, m.max_score,
+                       m.date_lab_applied, m.win_calibration_intercept, m.win_calibration_slope
                   FROM closed c
                   JOIN lead_scoring_model m
-                    ON m.active AND m.target IN (%(contact)s, %(deal)s)
+                    ON m.active AND m.state = 'live' AND m.target IN (%(contact)s, %(deal)s)
                    AND (m.company_id IS NULL OR m.company_id = c.company_id)
                    AND (m.target = %(deal)s OR c.partner_id IS NOT NULL)
                  WHERE %(in_segment)s
@@ -60,7 +75,12 @@ class LeadScoringConversionReport(models.Model):
                    CASE WHEN c.is_won THEN 1 ELSE 0 END AS won_count,
                    CASE WHEN c.is_won THEN 0 ELSE 1 END AS lost_count,
                    1 AS closed_count,
-                   CASE WHEN c.is_won THEN 100.0 ELSE 0.0 END AS won_rate
+                   CASE WHEN c.is_won THEN 100.0 ELSE 0.0 END AS won_rate,
+                   CASE WHEN c.date_lab_applied IS NULL THEN 0.0
+                        ELSE ROUND((COALESCE(c.expected_revenue, 0.0) * %(probability)s
+                                    / 100.0)::numeric, 2)::float8 END AS forecast,
+                   CASE WHEN c.is_won THEN COALESCE(c.expected_revenue, 0.0) ELSE 0.0 END
+                       AS won_revenue
               FROM clamped c
             """,
             closed=closed_opportunities_sql(),
@@ -81,6 +101,11 @@ class LeadScoringConversionReport(models.Model):
                 SQL("CASE WHEN use_max_score THEN max_score END"),
             ),
             band=band_sql(SQL("c.model_id"), SQL("c.score_at_close")),
+            probability=calibrated_probability_sql(
+                SQL("c.win_calibration_intercept"),
+                SQL("c.win_calibration_slope"),
+                SQL("c.score_at_close"),
+            ),
             in_segment=self._segment_sql(),
         )
 
@@ -91,7 +116,11 @@ class LeadScoringConversionReport(models.Model):
         branches = []
         deal = self.env["crm.lead"]._lead_scoring_target
         columns = {self.env["res.partner"]._lead_scoring_target: "partner_id", deal: "lead_id"}
-        scoring_models = self.env["lead.scoring.model"].sudo().search([("active", "=", True)])
+        scoring_models = (
+            self.env["lead.scoring.model"]
+            .sudo()
+            .search([("active", "=", True), ("state", "=", "live")])
+        )
         for scoring_model in scoring_models.filtered("domain"):
             segment = scoring_model._segment_domain()
             column = columns.get(scoring_model.target)
@@ -119,7 +148,9 @@ class LeadScoringConversionReport(models.Model):
         )
         deal = self.env["crm.lead"]._lead_scoring_target
         targets = [self.env["res.partner"]._lead_scoring_target, deal]
-        scoring_models = self.env["lead.scoring.model"].search([("target", "in", targets)])
+        scoring_models = self.env["lead.scoring.model"].search(
+            [("target", "in", targets), ("state", "=", "live")]
+        )
         first = scoring_models.filtered(lambda m: m.target == deal)[:1] or scoring_models[:1]
         if first:
             action["context"] = {"search_default_model_id": first.id}

@@ -147,8 +147,9 @@ class TestActivityDone(LeadScoringCase):
         activities = self.env["mail.activity"]
         for lead in leads:
             activities |= self.schedule(lead)
-        Automation = type(self.env["lead.scoring.automation"])
-        with patch.object(Automation, "_fire", autospec=True, side_effect=Automation._fire) as fire:
+        Action = type(self.env["ir.actions.server"])
+        run = Action._lead_scoring_run
+        with patch.object(Action, "_lead_scoring_run", autospec=True, side_effect=run) as fire:
             activities.with_user(self.salesman).action_done()
         self.assertEqual(fire.call_count, 1)
         for partner in self.anna + self.bram + self.carl:
@@ -201,4 +202,4 @@ class TestActivityDone(LeadScoringCase):
 
 
 # What one matching "Activity done" line may add to marking an activity done.
-LINE_QUERIES = 9
+LINE_QUERIES = 6

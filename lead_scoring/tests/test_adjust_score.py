@@ -303,7 +303,7 @@ class TestAdjustScore(LeadScoringCase):
         partners = self.env["res.partner"].create([{"name": f"P{i}"} for i in range(20)])
         self.run_action(action, self.anna)  # warm the caches, as a running worker has them
         self.env.flush_all()
-        with self.assertQueryCount(5):
+        with self.assertQueryCount(4):
             self.run_action(action, self.bram)
             self.env.flush_all()
         # As an Automation Rule runs it: one run per record, in one transaction.
@@ -321,7 +321,7 @@ class TestAdjustScore(LeadScoringCase):
         action = self.adjust_action(model="res.partner", score_cooldown_hours=1)
         self.run_action(action, self.anna)
         self.env.flush_all()
-        with self.assertQueryCount(6):
+        with self.assertQueryCount(5):
             self.run_action(action, self.bram)
             self.env.flush_all()
         with self.assertQueryCount(1):

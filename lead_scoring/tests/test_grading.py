@@ -64,7 +64,7 @@ class TestGrading(LeadScoringCase):
     def test_graded_runner_query_budget(self):
         self.run_action(self.carl)  # warm the caches, as a running worker has them
         self.env.flush_all()
-        with self.assertQueryCount(6):  # the ungraded budget (5) + the grade lookup
+        with self.assertQueryCount(5):  # the ungraded budget (4) + the grade lookup
             self.run_action(self.anna)
             self.env.flush_all()
         self.assertEqual(self.anna.contact_score, 10.0)

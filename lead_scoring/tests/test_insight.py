@@ -1,7 +1,9 @@
 from freezegun import freeze_time
+from lxml import etree
 
-from odoo.tests import tagged
+from odoo.tests import Form, tagged
 
+from .. import lab_math
 from .common import LeadScoringCase
 
 
@@ -112,3 +114,139 @@ class TestInsight(LeadScoringCase):
                 ["Bedrijf"],
                 "the line is in its cooldown",
             )
+
+    def test_trend_beside_the_primary_score_on_cards_and_lists(self):
+        with freeze_time("2026-01-01 09:00:00"):
+            self.recompute()
+        with freeze_time("2026-01-20 09:00:00"):
+            self.env["crm.lead"].create({"name": "Offerte", "partner_id": self.anna.id})
+        with freeze_time("2026-02-05 09:00:00"):
+            partners = (self.anna | self.bram).with_user(self.salesman)
+            self.assertEqual(partners.mapped("lead_scoring_trend_direction"), ["up", False])
+            self.assertEqual(self.anna.with_user(self.salesman).lead_scoring_trend_arrow, "▲ +8")
+            self.assertEqual(
+                self.anna.lead_scoring_trend_arrow, self.row(self.anna).trend_arrow, "same figure"
+            )
+
+    def test_contact_form_with_trend_percentile_in_30_queries(self):
+        """What a sales rep's client reads to open a contact: every field of
+        the form, its Scores tab with the columns of its list (trend,
+        percentile, band, progress to the next threshold)."""
+        self.recompute()
+        partner = self.anna.with_user(self.salesman)
+        spec = dict(Form(partner)._view["fields_spec"])  # also warms the views
+        columns = etree.fromstring(
+            partner.get_views([(False, "form")])["views"]["form"]["arch"]
+        ).xpath("//field[@name='lead_score_ids']/list/field")
+        spec["lead_score_ids"] = {
+            "fields": {
+                node.get("name"): {"fields": {"display_name": {}}}
+                if self.Score._fields[node.get("name")].type == "many2one"
+                else {}
+                for node in columns
+            }
+        }
+        self.env.invalidate_all()
+        with self.assertQueryCount(22):  # the budget is 30
+            [values] = partner.web_read(spec)
+        [row] = values["lead_score_ids"]
+        self.assertEqual((row["score"], row["trend_arrow"], row["percentile"]), (10.0, "▲ +10", 0))
+
+
+@tagged("post_install", "-at_install")
+class TestRevenueForecast(LeadScoringCase):
+    """Expected revenue x the win probability of the deal score: 0 until the
+    lab calibrated the deal model, then kept current in one statement."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.deals = cls.create_model(
+            "Dealkwaliteit",
+            target="deal",
+            rules=[("Hoge prioriteit", "[('priority', '=', '3')]", 40.0)],
+        )
+        Lead = cls.env["crm.lead"]
+        values = {"type": "opportunity", "user_id": cls.salesman.id}
+        cls.hot = Lead.create(
+            {"name": "Groot", "priority": "3", "expected_revenue": 10000, **values}
+        )
+        cls.cold = Lead.create({"name": "Klein", "expected_revenue": 2000, **values})
+
+    def calibrate(self, intercept=-2.0, slope=0.05):
+        self.deals.write(
+            {
+                "date_lab_applied": "2026-01-01 00:00:00",
+                "win_calibration_intercept": intercept,
+                "win_calibration_slope": slope,
+                "scores_dirty": True,
+            }
+        )
+        self.recompute()
+
+    def expected(self, lead, intercept=-2.0, slope=0.05):
+        """The forecast computed the other way: lab_math's probability in Python."""
+        probability = round(lab_math.win_probability(intercept, slope, lead.deal_score), 2)
+        return round(lead.expected_revenue * probability / 100.0, 2)
+
+    def test_zero_until_calibrated_then_revenue_times_probability(self):
+        self.recompute()
+        leads = (self.hot | self.cold).with_user(self.salesman)
+        self.assertEqual(leads.mapped("lead_scoring_forecast"), [0.0, 0.0])
+        self.calibrate()
+        leads.invalidate_recordset()
+        self.assertEqual(self.hot.deal_score, 40.0)
+        # 40 points: log-odds 0, 50 %; no point: log-odds -2, 11.92 %.
+        self.assertEqual(leads.mapped("lead_scoring_forecast"), [5000.0, 238.4])
+        self.assertEqual(
+            leads.mapped("lead_scoring_forecast"), [self.expected(lead) for lead in leads]
+        )
+        self.assertEqual(self.hot.with_user(self.salesman).deal_win_probability, 50.0)
+
+    def test_follows_revenue_score_and_new_deals(self):
+        self.calibrate()
+        salesman_lead = self.cold.with_user(self.salesman)
+        salesman_lead.write({"expected_revenue": 5000})
+        self.assertEqual(salesman_lead.lead_scoring_forecast, 596.0, "5000 x 11.92 %")
+        salesman_lead.write({"priority": "3"})
+        self.recompute()
+        salesman_lead.invalidate_recordset()
+        self.assertEqual(salesman_lead.lead_scoring_forecast, 2500.0, "now at 50 %")
+        new = (
+            self.env["crm.lead"]
+            .with_user(self.salesman)
+            .create({"name": "Nieuw", "type": "opportunity", "expected_revenue": 1000})
+        )
+        self.assertEqual(new.user_id, self.salesman)
+        self.assertEqual(new.lead_scoring_forecast, 119.2, "a deal without points: score 0")
+
+    def test_pipeline_totals_per_band_and_salesperson(self):
+        self.calibrate()
+        Lead = self.env["crm.lead"].with_user(self.salesman)
+        groups = Lead.read_group(
+            [("id", "in", (self.hot | self.cold).ids)],
+            ["lead_scoring_forecast:sum"],
+            ["user_id"],
+        )
+        self.assertEqual(groups[0]["lead_scoring_forecast"], 5238.4)
+
+    def test_conversion_report_sets_forecast_beside_won_revenue(self):
+        with freeze_time("2026-03-01 09:00:00"):
+            self.calibrate()
+        with freeze_time("2026-03-02 09:00:00"):
+            won_stage = self.env["crm.stage"].search([("is_won", "=", True)], limit=1)
+            self.hot.stage_id = won_stage
+            self.cold.with_user(self.salesman).action_set_lost()
+            self.assertEqual(
+                (self.cold.active, self.cold.probability, bool(self.cold.date_closed)),
+                (False, 0.0, True),
+            )
+        self.env.flush_all()  # the report is a view of the opportunities' table
+        rows = (
+            self.env["lead.scoring.conversion.report"]
+            .with_user(self.salesman)
+            .search([("model_id", "=", self.deals.id)])
+        )
+        by_lead = {row.lead_id: (row.forecast, row.won_revenue) for row in rows}
+        self.assertEqual(by_lead[self.hot], (5000.0, 10000.0))
+        self.assertEqual(by_lead[self.cold], (238.4, 0.0))

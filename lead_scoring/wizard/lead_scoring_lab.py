@@ -45,7 +45,11 @@ class LeadScoringLab(models.TransientModel):
     _description = "Scoring Lab"
 
     model_id = fields.Many2one(
-        "lead.scoring.model", string="Scoring Model", required=True, ondelete="cascade"
+        "lead.scoring.model",
+        string="Scoring Model",
+        required=True,
+        ondelete="cascade",
+        domain=[("state", "=", "live")],
     )
     target = fields.Selection(related="model_id.target")
     date_from = fields.Date(

@@ -16,7 +16,7 @@ class LeadScoringPointManual(models.TransientModel):
         "lead.scoring.model",
         "Scoring Model",
         required=True,
-        domain="[('target', '=', target)]",
+        domain="[('target', '=', target), ('state', '=', 'live')]",
     )
     target = fields.Selection(selection="_selection_target", required=True)
     partner_ids = fields.Many2many("res.partner", string="Contacts")
@@ -43,7 +43,9 @@ class LeadScoringPointManual(models.TransientModel):
         target = values.get("target")
         if target and "model_id" in fields_list and not values.get("model_id"):
             values["model_id"] = (
-                self.env["lead.scoring.model"].search([("target", "=", target)], limit=1).id
+                self.env["lead.scoring.model"]
+                .search([("target", "=", target), ("state", "=", "live")], limit=1)
+                .id
             )
         return values
 

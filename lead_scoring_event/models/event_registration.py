@@ -31,8 +31,8 @@ class EventRegistration(models.Model):
         state = vals.get("state")
         Automation = self.env["lead.scoring.automation"]
         if state not in REGISTERED_STATES or not (
-            Automation._event_line_filters("event_registered")
-            or Automation._event_line_filters("event_attended")
+            Automation._trigger_lines("event_registered")
+            or Automation._trigger_lines("event_attended")
         ):
             return super().write(vals)
         # Only what changes is news: a registration already registered is not
@@ -48,28 +48,22 @@ class EventRegistration(models.Model):
         return res
 
     def _lead_scoring_track(self, trigger):
-        """Fire the automation lines of ``trigger`` on these registrations:
-        one ``_fire`` per line over all of them. Without such a line this
-        costs no query (the lines are cached)."""
-        Automation = self.env["lead.scoring.automation"].sudo()
-        line_filters = self and Automation._event_line_filters(trigger)
-        if not line_filters:
-            return
-        registrations = self.sudo()
-        for line_id, event_ids, type_ids in line_filters:
-            line_registrations = registrations
-            if event_ids:
-                line_registrations = line_registrations.filtered(
-                    lambda registration, event_ids=event_ids: registration.event_id.id in event_ids
-                )
-            if type_ids:
-                line_registrations = line_registrations.filtered(
-                    lambda registration, type_ids=type_ids: (
-                        registration.event_id.event_type_id.id in type_ids
-                    )
-                )
-            if line_registrations:
-                Automation.browse(line_id)._fire(line_registrations, once=True)
+        """Fire the automation lines of ``trigger`` on these registrations, all
+        of them at once per line. Without such a line this costs no query
+        (the lines are cached)."""
+        if self:
+            self.env["lead.scoring.automation"]._fire_trigger(trigger, self.sudo())
+
+    def _lead_scoring_trigger_match(self, filters):
+        """The registrations a line limited to ``filters`` keeps: those of its
+        events and event templates (empty: every one)."""
+        event_ids, type_ids = filters["event_ids"], filters["event_type_ids"]
+        return self.filtered(
+            lambda registration: (
+                (not event_ids or registration.event_id.id in event_ids)
+                and (not type_ids or registration.event_id.event_type_id.id in type_ids)
+            )
+        )
 
     def _lead_scoring_contacts(self):
         """``{registration id: partner id}``: the contact of each registration,

@@ -1,4 +1,4 @@
-from odoo import api, fields, models, tools
+from odoo import api, fields, models
 
 # Automations-tab triggers fired by Events' registrations.
 EVENT_TRIGGERS = [
@@ -6,8 +6,8 @@ EVENT_TRIGGERS = [
     ("event_attended", "Attended an event"),
 ]
 EVENT_TRIGGER_KEYS = frozenset(dict(EVENT_TRIGGERS))
-# Fields of a line that _event_line_filters caches.
-LINE_FILTER_FIELDS = {"trigger", "active", "event_ids", "event_type_ids"}
+# Fields of a line that the core's cached trigger lines read.
+LINE_FILTER_FIELDS = {"event_ids", "event_type_ids"}
 
 
 class LeadScoringAutomation(models.Model):
@@ -65,14 +65,10 @@ class LeadScoringAutomation(models.Model):
             **dict.fromkeys(EVENT_TRIGGER_KEYS, "event.registration"),
         )
 
-    @api.model
-    @tools.ormcache("trigger")
-    def _event_line_filters(self, trigger):
-        """``((line id, event ids, event template ids), ...)``: the active lines
-        of ``trigger`` and what they are limited to. Cached: every registration
-        asks for them, and they change once in a while."""
-        lines = self.sudo().search([("trigger", "=", trigger), ("active", "=", True)])
-        return tuple(
-            (line.id, frozenset(line.event_ids.ids), frozenset(line.event_type_ids.ids))
-            for line in lines
-        )
+    def _trigger_filters(self):
+        if self.trigger in EVENT_TRIGGER_KEYS:
+            return {
+                "event_ids": frozenset(self.event_ids.ids),
+                "event_type_ids": frozenset(self.event_type_ids.ids),
+            }
+        return super()._trigger_filters()

@@ -148,8 +148,9 @@ class TestEventSignals(TransactionCase):
         partners = self.env["res.partner"].create(
             [{"name": f"Deelnemer {i}", "email": f"deelnemer{i}@example.nl"} for i in range(1000)]
         )
-        Automation = type(self.env["lead.scoring.automation"])
-        with patch.object(Automation, "_fire", autospec=True, side_effect=Automation._fire) as fire:
+        Action = type(self.env["ir.actions.server"])
+        run = Action._lead_scoring_run
+        with patch.object(Action, "_lead_scoring_run", autospec=True, side_effect=run) as fire:
             result = (
                 self.env["event.registration"]
                 .with_user(self.event_manager)

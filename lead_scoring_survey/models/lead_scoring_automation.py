@@ -1,8 +1,8 @@
-from odoo import api, fields, models, tools
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-# Fields of a line that _survey_line_filters caches.
-LINE_FILTER_FIELDS = {"trigger", "active", "survey_ids", "survey_min_percentage"}
+# Fields of a line that the core's cached trigger lines read.
+LINE_FILTER_FIELDS = {"survey_ids", "survey_min_percentage"}
 
 
 class LeadScoringAutomation(models.Model):
@@ -58,13 +58,10 @@ class LeadScoringAutomation(models.Model):
     def _code_trigger_models(self):
         return dict(super()._code_trigger_models(), survey_completed="survey.user_input")
 
-    @api.model
-    @tools.ormcache()
-    def _survey_line_filters(self):
-        """``((line id, survey ids, minimum percentage), ...)``: the active
-        "Survey completed" lines and what they are limited to. Cached: every
-        participation asks for them, and they change once in a while."""
-        lines = self.sudo().search([("trigger", "=", "survey_completed"), ("active", "=", True)])
-        return tuple(
-            (line.id, frozenset(line.survey_ids.ids), line.survey_min_percentage) for line in lines
-        )
+    def _trigger_filters(self):
+        if self.trigger == "survey_completed":
+            return {
+                "survey_ids": frozenset(self.survey_ids.ids),
+                "survey_min_percentage": self.survey_min_percentage,
+            }
+        return super()._trigger_filters()

@@ -17,26 +17,27 @@ class SurveyUserInput(models.Model):
         return res
 
     def _lead_scoring_track(self):
-        """Fire the "Survey completed" lines on these participations: one
-        ``_fire`` per line over all of them. Test entries never score.
-        Without such a line this costs no query (the lines are cached)."""
-        Automation = self.env["lead.scoring.automation"].sudo()
-        line_filters = self and Automation._survey_line_filters()
-        if not line_filters:
-            return
-        user_inputs = self.sudo().filtered(lambda user_input: not user_input.test_entry)
-        for line_id, survey_ids, min_percentage in line_filters:
-            line_inputs = user_inputs
-            if survey_ids:
-                line_inputs = line_inputs.filtered(
-                    lambda user_input, survey_ids=survey_ids: user_input.survey_id.id in survey_ids
-                )
-            if min_percentage:
-                line_inputs = line_inputs.filtered(
-                    lambda user_input, minimum=min_percentage: (
+        """Fire the "Survey completed" lines on these participations, all of
+        them at once per line. Test entries never score. Without such a line
+        this costs no query (the lines are cached)."""
+        Automation = self.env["lead.scoring.automation"]
+        if self and Automation._trigger_lines("survey_completed"):
+            user_inputs = self.sudo().filtered(lambda user_input: not user_input.test_entry)
+            Automation._fire_trigger("survey_completed", user_inputs)
+
+    def _lead_scoring_trigger_match(self, filters):
+        """The participations a line limited to ``filters`` keeps: those of its
+        surveys, and of scored surveys reaching its minimum percentage."""
+        survey_ids, minimum = filters["survey_ids"], filters["survey_min_percentage"]
+        return self.filtered(
+            lambda user_input: (
+                (not survey_ids or user_input.survey_id.id in survey_ids)
+                and (
+                    not minimum
+                    or (
                         user_input.survey_id.scoring_type != "no_scoring"
                         and user_input.scoring_percentage >= minimum
                     )
                 )
-            if line_inputs:
-                Automation.browse(line_id)._fire(line_inputs, once=True)
+            )
+        )
