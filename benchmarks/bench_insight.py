@@ -1,0 +1,279 @@
+#!/usr/bin/env python3
+"""Benchmark of the sales rep's insight: trend, percentile and next steps of
+score rows at 1,000,000 contacts, as a salesperson's web client asks for them.
+
+On the ``--segments`` data set of bench_recompute.py (built as
+bench_preview.py builds it, with a history: the cold run's ledger lines dated
+45 days back), measures: the first routine run of a day (trend and percentile
+are computed on read, so the run does not compute them); the contacts'
+"Top 10%" and "Rising" filters as the list view loads them (first page of 80
+and the count, as a salesperson); "Top 10%" on the score rows; and reading one
+contact's form (every field of the form and its Scores list) as the web
+client does, queries counted.
+
+bench_preview.py runs these steps after its own on the same database (one
+data set build for both); this script runs them alone.
+
+Usage: python3 benchmarks/bench_insight.py [--contacts N] [--deals M] [--seed S]
+       [--keep-db] [--json [PATH]]
+"""
+
+import time
+
+import startup
+
+if __name__ == "__main__":
+    startup.prepare_process()  # before Odoo loads
+
+from bench_recompute import recompute, turn_the_day
+from lxml import etree
+
+from odoo.tests import Form
+from odoo.tools import SQL
+
+# The goals of SPEC part 3 ("Insight for the sales rep").
+GOALS = {"top_seconds": 1.0, "form_queries": 30}
+# What the web client asks for a page of an ungrouped list (relational_model.js).
+PAGE = 80
+COUNT_LIMIT = 10_001
+TOP_10 = [("lead_score_ids", "any", [("percentile", ">=", 90)])]
+RISING = [("lead_score_ids", "any", [("trend_direction", "=", "up")])]
+COOLING = [("lead_score_ids", "any", [("trend_direction", "=", "down")])]
+
+
+def salesperson(bench):
+    """A salesperson (Sales: User: Own Documents Only; reads scores)."""
+    env = bench.env
+    user = env["res.users"].create(
+        {
+            "name": "Verkoper Bench",
+            "login": "bench_salesman",
+            "groups_id": [(6, 0, [env.ref("sales_team.group_sale_salesman").id])],
+        }
+    )
+    bench.cr.commit()
+    return bench.env(user=user.id)
+
+
+def field_spec(model, nodes):
+    """The web client's specification of the fields of ``nodes`` (field
+    elements of a view): relational fields with their display name."""
+    spec = {}
+    for node in nodes:
+        name = node.get("name")
+        field = model._fields.get(name)
+        if field is None:
+            continue
+        relational = field.type in ("many2one", "many2many", "one2many")
+        spec[name] = {"fields": {"display_name": {}}} if relational else {}
+    return spec
+
+
+def list_spec(model):
+    arch = model.get_views([(False, "list")])["views"]["list"]["arch"]
+    return field_spec(model, etree.fromstring(arch).xpath("/list/field"))
+
+
+def form_spec(record):
+    """Every field of the contact form (as ``Form`` builds it) and the columns
+    of its Scores list (see test_insight.py, test_contact_form_with_trend_...)."""
+    spec = dict(Form(record)._view["fields_spec"])  # also warms the views
+    arch = record.get_views([(False, "form")])["views"]["form"]["arch"]
+    columns = etree.fromstring(arch).xpath("//field[@name='lead_score_ids']/list/field")
+    spec["lead_score_ids"] = {"fields": field_spec(record.env["lead.scoring.score"], columns)}
+    return spec
+
+
+def search_page(bench, env, model_name, domain, name, spec):
+    """One page of a list with a filter, as the web client loads it:
+    ``web_search_read`` (first 80 records and the count up to 10,001)."""
+    env.invalidate_all()
+    with bench.measure(name, 0) as step:
+        result = env[model_name].web_search_read(domain, spec, limit=PAGE, count_limit=COUNT_LIMIT)
+        step.records = result["length"]
+        step.note = f"{len(result['records'])} records on the page, count {result['length']:,}"
+    return step
+
+
+def exact_count(bench, env, model_name, domain, name):
+    env.invalidate_all()
+    with bench.measure(name, 0) as step:
+        step.records = env[model_name].search_count(domain)
+        step.note = f"{step.records:,} records"
+    return step
+
+
+def form_record(bench, scoring_models, company):
+    """A contact with scores in the most models and an opportunity (a
+    person), or the company with the most contacts (``company``)."""
+    if company:
+        bench.cr.execute(
+            """
+            SELECT parent_id FROM res_partner WHERE parent_id IS NOT NULL AND active
+             GROUP BY parent_id ORDER BY count(*) DESC, parent_id LIMIT 1
+            """
+        )
+    else:
+        bench.cr.execute(
+            SQL(
+                """
+                SELECT s.partner_id FROM lead_scoring_score s
+                  JOIN res_partner p ON p.id = s.partner_id AND p.active AND NOT p.is_company
+                 WHERE EXISTS (SELECT 1 FROM crm_lead l WHERE l.partner_id = s.partner_id)
+                 GROUP BY s.partner_id ORDER BY count(*) DESC, s.partner_id LIMIT 1
+                """
+            )
+        )
+    return bench.cr.fetchone()[0]
+
+
+def read_form(bench, env, partner_id, name):
+    partner = env["res.partner"].browse(partner_id)
+    spec = form_spec(partner)
+    env.invalidate_all()
+    with bench.measure(name, 1) as step:
+        [values] = partner.web_read(spec)
+    rows = values.get("lead_score_ids") or []
+    step.note = (
+        f"{len(spec)} fields, {len(rows)} score rows: "
+        + ", ".join(
+            f"{row['model_id']['display_name']} {row['score']:g} {row.get('trend_arrow', '')} "
+            f"p{row.get('percentile', '')}"
+            for row in rows
+        )
+        + f", {len(values.get('child_ids') or [])} contacts"
+    )
+    return step
+
+
+def insight_phase(bench, scoring_models):
+    """The steps of this benchmark, on a database with scores and a history."""
+    results = bench.results.setdefault("insight", {})
+    turn_the_day(bench)
+    step = recompute(bench, "(g) first routine run of a day")
+    results["first_run_seconds"] = step.seconds
+    env = salesperson(bench)
+    partner_spec = list_spec(env["res.partner"])
+    score_spec = list_spec(env["lead.scoring.score"])
+    for label, domain, key in (
+        ("Top 10%", TOP_10, "top"),
+        ("Rising", RISING, "rising"),
+        ("Cooling down", COOLING, "cooling"),
+    ):
+        first = search_page(
+            bench, env, "res.partner", domain, f"contacts {label}: page", partner_spec
+        )
+        again = search_page(
+            bench, env, "res.partner", domain, f"contacts {label}: page again", partner_spec
+        )
+        count = exact_count(bench, env, "res.partner", domain, f"contacts {label}: exact count")
+        results[key] = {
+            "seconds": first.seconds,
+            "again_seconds": again.seconds,
+            "queries": first.queries,
+            "count_seconds": count.seconds,
+            "count": count.records,
+        }
+    step = search_page(
+        bench,
+        env,
+        "lead.scoring.score",
+        [("percentile", ">=", 90)],
+        "score rows Top 10%: page",
+        score_spec,
+    )
+    results["top_rows_seconds"] = step.seconds
+    results["top_rows_count"] = step.records
+    for label, company in (("person", False), ("company", True)):
+        partner_id = form_record(bench, scoring_models, company)
+        step = read_form(bench, env, partner_id, f"contact form ({label}): web_read")
+        again = read_form(bench, env, partner_id, f"contact form ({label}): again")
+        results[f"form_{label}"] = {
+            "seconds": step.seconds,
+            "queries": step.queries,
+            "again_seconds": again.seconds,
+            "again_queries": again.queries,
+            "note": step.note,
+        }
+
+
+def verdict(value, goal, unit):
+    return f"≤ {goal:g} {unit}: " + ("met" if value <= goal else "NOT MET")
+
+
+def print_figures(results):
+    print()
+    print(f"{'insight figure':<46} {'measured':>12}  goal")
+    print("-" * 96)
+    rows = [("first routine run of a day", f"{results['first_run_seconds']:.2f} s", "")]
+    for key, label in (("top", "Top 10%"), ("rising", "Rising"), ("cooling", "Cooling down")):
+        figures = results[key]
+        rows.append(
+            (
+                f"contacts {label}: page of 80 + count",
+                f"{figures['seconds']:.2f} s",
+                (verdict(figures["seconds"], GOALS["top_seconds"], "s") if key == "top" else "")
+                + f" ({figures['queries']} queries; again {figures['again_seconds']:.2f} s; "
+                f"exact count {figures['count']:,} in {figures['count_seconds']:.2f} s)",
+            )
+        )
+    rows.append(
+        (
+            "score rows Top 10%: page of 80 + count",
+            f"{results['top_rows_seconds']:.2f} s",
+            f"{results['top_rows_count']:,} rows",
+        )
+    )
+    for label in ("person", "company"):
+        figures = results[f"form_{label}"]
+        rows.append(
+            (
+                f"contact form ({label}): queries",
+                f"{figures['queries']}",
+                verdict(figures["queries"], GOALS["form_queries"], "queries")
+                + f" ({figures['seconds']:.2f} s; again {figures['again_queries']} queries, "
+                f"{figures['again_seconds']:.2f} s)",
+            )
+        )
+    for name, value, goal in rows:
+        print(f"{name:<46} {value:>12}  {goal}")
+
+
+def main(argv=None):
+    import bench_preview  # noqa: PLC0415 (bench_preview imports this module)
+    from bench_recompute import database  # noqa: PLC0415
+    from harness import (  # noqa: PLC0415
+        Bench,
+        configure_odoo,
+        machine_info,
+        machine_line,
+        print_steps,
+        release_databases,
+        write_json,
+    )
+
+    parse = bench_preview.parser(__doc__.split("\n\n")[0])
+    args = bench_preview.check_args(parse, parse.parse_args(argv))
+    bench = Bench(args)
+    configure_odoo(args)
+    start = time.perf_counter()
+    try:
+        with database(bench, args.db):
+            scoring_models = bench_preview.build(bench)
+            insight_phase(bench, scoring_models)
+            machine = machine_info(bench)
+        print()
+        print(f"insight benchmark: {args.contacts:,} contacts, {args.deals:,} deals, --segments")
+        print(machine_line(machine))
+        print()
+        print_steps(bench)
+        print_figures(bench.results["insight"])
+        if args.json is not None:
+            write_json(bench, machine, args.json, name="bench_insight")
+    finally:
+        release_databases(bench)
+        print(f"total {time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
