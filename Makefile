@@ -2,7 +2,7 @@
 # otherwise `make demo` / `make test` get it once into .odoo/ and .venv/
 # (tools/bootstrap_odoo.sh; ODOO_SOURCE=<folder, tarball or git URL> for offline machines).
 .PHONY: demo test deps lint lint-deps dist check-dist check-readme bench bench-lab bench-api \
-	bench-mailing bench-queue-job clean-odoo
+	bench-mailing bench-queue-job bench-preview bench-insight clean-odoo
 
 # The addons: every top-level directory with a __manifest__.py.
 ADDONS := $(patsubst %/__manifest__.py,%,$(wildcard */__manifest__.py))
@@ -63,6 +63,14 @@ bench-api:
 ## 1,000 mailing opens through the Email Marketing bridge
 bench-mailing:
 	$(ODOO_PYTHON) && $$PYTHON benchmarks/bench_mailing.py
+
+## Preview and publish of a draft, then the sales rep's insight, at 1,000,000 contacts
+bench-preview:
+	$(ODOO_PYTHON) && $$PYTHON benchmarks/bench_preview.py
+
+## Trend and percentile filters and the contact form at 1,000,000 contacts, alone
+bench-insight:
+	$(ODOO_PYTHON) && $$PYTHON benchmarks/bench_insight.py
 
 ## A cold run as queue_job jobs on an Odoo with 2 workers, channel capacity 1 then 2
 bench-queue-job:

@@ -28,7 +28,6 @@ if __name__ == "__main__":
 from bench_recompute import recompute, turn_the_day
 from lxml import etree
 
-from odoo.tests import Form
 from odoo.tools import SQL
 
 # The goals of SPEC part 3 ("Insight for the sales rep").
@@ -57,31 +56,44 @@ def salesperson(bench):
 
 def field_spec(model, nodes):
     """The web client's specification of the fields of ``nodes`` (field
-    elements of a view): relational fields with their display name."""
+    elements of a view, without those of their subviews): a relational
+    field with its display name, a one2many or many2many with the fields of
+    its subview when the view has one (as the form's contacts and scores)."""
     spec = {}
     for node in nodes:
         name = node.get("name")
         field = model._fields.get(name)
         if field is None:
             continue
-        relational = field.type in ("many2one", "many2many", "one2many")
-        spec[name] = {"fields": {"display_name": {}}} if relational else {}
+        spec.setdefault(name, {})
+        if field.type in ("many2one", "many2many", "one2many"):
+            spec[name] = {"fields": {"display_name": {}}}
+        subviews = node.xpath("./list | ./kanban")
+        if field.type in ("one2many", "many2many") and subviews:
+            spec[name] = {
+                "fields": field_spec(model.env[field.comodel_name], fields_of(subviews[0]))
+            }
     return spec
+
+
+def fields_of(tree):
+    """The field elements of ``tree`` that are not inside another field."""
+    level = tree.xpath("count(ancestor-or-self::field)")
+    return tree.xpath(f".//field[count(ancestor::field) = {level:g}]")
 
 
 def list_spec(model):
     arch = model.get_views([(False, "list")])["views"]["list"]["arch"]
-    return field_spec(model, etree.fromstring(arch).xpath("/list/field"))
+    return field_spec(model, fields_of(etree.fromstring(arch)))
 
 
 def form_spec(record):
-    """Every field of the contact form (as ``Form`` builds it) and the columns
-    of its Scores list (see test_insight.py, test_contact_form_with_trend_...)."""
-    spec = dict(Form(record)._view["fields_spec"])  # also warms the views
+    """Every field of the contact form, the fields of its subviews (contacts,
+    scores with the columns of the Scores list) included, as the web client
+    asks for them (test_insight.py's test_contact_form_with_trend_... asks the
+    same of ``Form``'s specification)."""
     arch = record.get_views([(False, "form")])["views"]["form"]["arch"]
-    columns = etree.fromstring(arch).xpath("//field[@name='lead_score_ids']/list/field")
-    spec["lead_score_ids"] = {"fields": field_spec(record.env["lead.scoring.score"], columns)}
-    return spec
+    return field_spec(record, fields_of(etree.fromstring(arch)))
 
 
 def search_page(bench, env, model_name, domain, name, spec):

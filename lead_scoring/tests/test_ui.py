@@ -42,3 +42,40 @@ class TestUi(LeadScoringHttpCase):
         self.start_tour(
             f"/odoo/crm.lead/{lead.id}", "lead_scoring_salesman_tour", login="ls_salesman"
         )
+
+    def test_salesman_marks_his_call_done_in_the_chatter(self):
+        engagement = self.create_model("Betrokkenheid")
+        call = self.env.ref("mail.mail_activity_data_call")
+        self.env["lead.scoring.automation"].with_user(self.manager).create(
+            {
+                "model_id": engagement.id,
+                "name": "Gesprek gevoerd",
+                "trigger": "activity_done",
+                "activity_type_ids": [(6, 0, call.ids)],
+                "points": 8,
+            }
+        )
+        lead = (
+            self.env["crm.lead"]
+            .with_user(self.salesman)
+            .create(
+                {
+                    "name": "Offerte vloerverwarming",
+                    "type": "opportunity",
+                    "partner_id": self.anna.id,
+                    "user_id": self.salesman.id,
+                }
+            )
+        )
+        lead.activity_schedule(
+            activity_type_id=call.id, summary="Klant terugbellen", user_id=self.salesman.id
+        )
+        self.start_tour(
+            f"/odoo/crm.lead/{lead.id}", "lead_scoring_activity_done_tour", login="ls_salesman"
+        )
+        line = self.env["lead.scoring.point"].search([("model_id", "=", engagement.id)])
+        self.assertEqual(
+            (line.partner_id, line.points, line.reason),
+            (self.anna, 8.0, "Gesprek gevoerd (Call)"),
+        )
+        self.assertEqual(self.anna.contact_score, 8.0)

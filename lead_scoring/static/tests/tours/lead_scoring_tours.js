@@ -146,3 +146,39 @@ registry.category("web_tour.tours").add("lead_scoring_salesman_tour", {
         },
     ],
 });
+
+/**
+ * A sales rep marks the call on his opportunity done in the chatter (the
+ * activity's "Mark Done", then "Done"), as he does every day. Starts on the
+ * opportunity's form; the points are checked by the test.
+ */
+registry.category("web_tour.tours").add("lead_scoring_activity_done_tour", {
+    steps: () => [
+        {
+            content: "The call is planned in the chatter",
+            trigger: ".o-mail-Activity:contains(Klant terugbellen)",
+        },
+        {
+            content: "Mark it done",
+            trigger: ".o-mail-Activity:contains(Klant terugbellen) .o-mail-Activity-markDone",
+            run: "click",
+        },
+        {
+            content: "Write the outcome",
+            trigger: ".o-mail-ActivityMarkAsDone textarea",
+            run: "edit Offerte besproken",
+        },
+        {
+            content: "Done",
+            trigger: ".o-mail-ActivityMarkAsDone button[aria-label=Done]",
+            run: "click",
+        },
+        {
+            content: "The call is in the chatter's history, no longer planned",
+            trigger: ".o-mail-Message:contains(Offerte besproken)",
+        },
+        {
+            trigger: ".o-mail-Chatter:not(:has(.o-mail-Activity))",
+        },
+    ],
+});
