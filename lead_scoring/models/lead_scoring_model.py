@@ -1,25 +1,21 @@
 import json
 import logging
 import math
-from datetime import timedelta
 
 from markupsafe import Markup
 
 from odoo import api, fields, models, tools
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
-from odoo.tools import SQL, format_date
+from odoo.tools import SQL
 
-from .. import lab_math
 from ..domains import domain_error, is_empty, parse_domain
 from ..engine import (
     FULL_EVALUATION_INTERVAL,
     SAFETY_NET_SLICES,
     Recompute,
     find_targets,
-    model_clamp_sql,
     registered_targets,
-    score_at_sql,
 )
 
 _logger = logging.getLogger(__name__)
@@ -56,14 +52,10 @@ DRAFT_SETTINGS = (
     "rollup",
     "trend_days",
 )
+# A publish notes rule changes itself: the rules' own notes stay quiet.
+PUBLISH_QUIET = {"lead_scoring_lab_apply": True}
 # What a rule of a draft carries over to the live rule it copies when published.
 RULE_FIELDS = ("name", "domain", "points", "expire_after", "expire_unit", "active", "sequence")
-
-# Model health: the outcomes of this many last days are measured...
-HEALTH_DAYS = 90
-# ... and a fall of the ROC AUC by more than this since the lab was applied
-# means the points no longer fit the deals being won: time to run the lab.
-HEALTH_AUC_DROP = 0.05
 
 
 class LeadScoringModel(models.Model):
@@ -354,76 +346,7 @@ class LeadScoringModel(models.Model):
     @api.depends("date_lab_applied", "lab_auc", "target", "company_id")
     def _compute_health(self):
         for scoring_model in self:
-            scoring_model.update(scoring_model._health())
-
-    def _health(self):
-        """The model health: ROC AUC of the score at closing of the outcomes
-        closed in the last ``HEALTH_DAYS`` days, and since the last apply of
-        the lab (scores at closing before it came from the old points).
-
-        The score at closing is rebuilt from the ledger as the conversion
-        report does, clamped like the live score; one grouped query.
-        """
-        self.ensure_one()
-        now = fields.Datetime.now()
-        since = now - timedelta(days=HEALTH_DAYS)
-        if self.date_lab_applied:
-            since = max(since, self.date_lab_applied)
-        values = {
-            "health_auc": 0.0,
-            "health_won_count": 0,
-            "health_lost_count": 0,
-            "health_note": False,
-            "health_warning": False,
-        }
-        outcomes = self.id and self._lab_outcomes_sql(since, now)
-        if not outcomes:
-            return values
-        self.env.flush_all()  # the deals' stages and the ledger, read below in SQL
-        self.env.cr.execute(
-            SQL(
-                """
-                SELECT ROUND((%(score)s)::numeric, 4)::float8 AS score,
-                       count(*) FILTER (WHERE o.won), count(*) FILTER (WHERE NOT o.won)
-                  FROM (%(outcomes)s) o
-                 GROUP BY 1
-                """,
-                score=model_clamp_sql(
-                    self,
-                    score_at_sql(
-                        self.id,
-                        SQL("p.%s = o.id", SQL.identifier(self._target_column())),
-                        SQL("o.date_closed"),
-                    ),
-                ),
-                outcomes=outcomes,
-            )
-        )
-        groups = self.env.cr.fetchall()
-        won = sum(group[1] for group in groups)
-        lost = sum(group[2] for group in groups)
-        values.update(health_won_count=won, health_lost_count=lost)
-        auc = lab_math.roc_auc(groups)
-        if won + lost < lab_math.MIN_OUTCOMES or auc is None:
-            values["health_note"] = self.env._(
-                "%(won)s won and %(lost)s lost since %(since)s: at least %(min)s outcomes, "
-                "won and lost, are needed to measure.",
-                won=won,
-                lost=lost,
-                since=format_date(self.env, since),
-                min=lab_math.MIN_OUTCOMES,
-            )
-            return values
-        values["health_auc"] = auc
-        if self.lab_auc and self.lab_auc - auc > HEALTH_AUC_DROP:
-            values["health_warning"] = True
-            values["health_note"] = self.env._(
-                "The ROC AUC fell from %(before).2f at the last apply to %(now).2f: "
-                "time to run the lab.",
-                before=self.lab_auc,
-                now=auc,
-            )
-        return values
+            scoring_model.update(self.env["lead.scoring.lab"]._model_health(scoring_model))
 
     @api.constrains("use_min_score", "min_score", "use_max_score", "max_score")
     def _check_score_bounds(self):
@@ -771,16 +694,6 @@ class LeadScoringModel(models.Model):
                 )
             )
         config = config or self._version_config()
-        rule_points = rule_points or {}
-        live_rules = self.with_context(active_test=False).rule_ids
-        rule_commands = []
-        live_by_id = {rule.id: rule for rule in live_rules}
-        for rule in config["rules"]:
-            origin = live_by_id.get(rule.get("id"), live_rules.browse())
-            values = {name: rule[name] for name in RULE_FIELDS if name in rule}
-            if origin.id in rule_points:
-                values["points"] = rule_points[origin.id]
-            rule_commands.append(fields.Command.create(dict(values, origin_rule_id=origin.id)))
 
         def commands(model_name, records):
             return [
@@ -802,13 +715,28 @@ class LeadScoringModel(models.Model):
                 "user_id": self.user_id.id,
                 "domain": config.get("domain") or "[]",
                 **settings,
-                "rule_ids": rule_commands,
+                "rule_ids": self._draft_rule_commands(config["rules"], rule_points or {}),
                 "threshold_ids": commands("lead.scoring.threshold", config.get("thresholds", [])),
                 "band_ids": commands("lead.scoring.band", config.get("bands", [])),
                 "grade_ids": commands("lead.scoring.grade", config.get("grades", [])),
             }
         )
         return draft.with_context(lead_scoring_create_draft=False)
+
+    def _draft_rule_commands(self, rules, rule_points):
+        """Commands creating the draft's copies of a config's ``rules``, each
+        with its live rule as ``origin_rule_id`` (when that rule still
+        exists) and the points of ``rule_points`` ({live rule id: points})."""
+        live_rules = self.with_context(active_test=False).rule_ids
+        live_by_id = {rule.id: rule for rule in live_rules}
+        commands = []
+        for rule in rules:
+            origin = live_by_id.get(rule.get("id"), live_rules.browse())
+            values = {name: rule[name] for name in RULE_FIELDS if name in rule}
+            if origin.id in rule_points:
+                values["points"] = rule_points[origin.id]
+            commands.append(fields.Command.create(dict(values, origin_rule_id=origin.id)))
+        return commands
 
     def _publish_draft(self, fire_thresholds=True, auc_note=None):
         """Publish this draft over its live model (the preview's Publish):
@@ -859,9 +787,44 @@ class LeadScoringModel(models.Model):
         number = self.version
         before = self._version_config()
         new_version = f"v{number + 1}"
+        changes, segment_changed = self._apply_draft_settings(draft)
+        rule_changes, to_evaluate = self._apply_draft_rules(draft, new_version, now)
+        changes += rule_changes
+        changed_thresholds, threshold_changes = self._apply_draft_thresholds(draft)
+        changes += threshold_changes
+        changes += self._apply_draft_bands(draft)
+        changes += self._apply_draft_grades(draft)
+        if segment_changed:
+            to_evaluate = self.rule_ids.filtered("active")
+        if to_evaluate and self.active:  # an archived model's rules hold no lines
+            to_evaluate.sudo().with_context(
+                lead_scoring_engine=True, lead_scoring_full_evaluation=True
+            )._evaluate(now)
+        self._refresh_after_publish(recompute, segment_changed, fire_thresholds, changed_thresholds)
+        note = "\n".join(changes) or self.env._("No change.")
+        version = (
+            self.env["lead.scoring.model.version"]
+            .sudo()
+            .create(
+                {
+                    "model_id": self.id,
+                    "number": number,
+                    "date": now,
+                    "user_id": self.env.uid,
+                    "config": before,
+                    "note": note,
+                }
+            )
+        )
+        self.sudo().version = number + 1
+        draft.with_context(lead_scoring_create_draft=True).sudo().unlink()
+        self._post_published(version, new_version, note, fire_thresholds, auc_note)
+        return version
+
+    def _apply_draft_settings(self, draft):
+        """The live model takes the draft's settings and segment: ``(change
+        lines, whether the segment changed)``."""
         changes = []
-        live_sudo = self.sudo()
-        # Settings and segment.
         settings = {name: draft[name] for name in DRAFT_SETTINGS if draft[name] != self[name]}
         segment_changed = draft.domain != self.domain
         if segment_changed:
@@ -878,46 +841,24 @@ class LeadScoringModel(models.Model):
             )
         if settings:
             self.write(settings)
-        rule_changes, to_evaluate = self._apply_draft_rules(draft, new_version, now)
-        changes += rule_changes
-        changed_thresholds, threshold_changes = self._apply_draft_thresholds(draft)
-        changes += threshold_changes
-        changes += self._apply_draft_bands(draft)
-        changes += self._apply_draft_grades(draft)
-        if segment_changed:
-            to_evaluate = self.rule_ids.filtered("active")
-        if to_evaluate and self.active:  # an archived model's rules hold no lines
-            to_evaluate.sudo().with_context(
-                lead_scoring_engine=True, lead_scoring_full_evaluation=True
-            )._evaluate(now)
-        # Scores, before the thresholds look at them.
+        return changes, segment_changed
+
+    def _refresh_after_publish(self, recompute, segment_changed, fire_thresholds, thresholds):
+        """Scores right before the call returns; without ``fire_thresholds``
+        the records the change lifts over ``thresholds`` are armed silently."""
         above_before = {}
         if not fire_thresholds:
-            above_before = self._ids_above_thresholds(changed_thresholds)
+            above_before = self._ids_above_thresholds(thresholds)
         self.env.flush_all()
         self._mark_scores_dirty(self.ids)
         recompute._refresh_model(recompute.scoring_models.browse(self.id))
         if segment_changed:
             self._target_records()._lead_scoring_sync_primary_score()
         if not fire_thresholds:
-            self._arm_thresholds_silently(changed_thresholds, above_before)
-        note = "\n".join(changes) or self.env._("No change.")
-        version = (
-            self.env["lead.scoring.model.version"]
-            .sudo()
-            .create(
-                {
-                    "model_id": self.id,
-                    "number": number,
-                    "date": now,
-                    "user_id": self.env.uid,
-                    "config": before,
-                    "note": note,
-                }
-            )
-        )
-        live_sudo.version = number + 1
-        draft.with_context(lead_scoring_create_draft=True).sudo().unlink()
+            self._arm_thresholds_silently(thresholds, above_before)
+
+    def _post_published(self, version, new_version, note, fire_thresholds, auc_note):
+        """The chatter's account of a publish."""
         body = Markup("<p>%s</p>") % self.env._(
             "Draft published as %(new)s (the previous configuration is kept as %(old)s).",
             new=new_version,
@@ -933,7 +874,6 @@ class LeadScoringModel(models.Model):
         if auc_note:
             body += Markup("<p>%s</p>") % auc_note
         self.message_post(body=body, subtype_xmlid="mail.mt_note")
-        return version
 
     def _apply_draft_rules(self, draft, new_version, now):
         """The live rules take the draft's: ``(change lines, rules to evaluate
@@ -942,65 +882,24 @@ class LeadScoringModel(models.Model):
         live_rules = self.with_context(active_test=False).rule_ids
         draft_rules = draft.with_context(active_test=False).rule_ids
         kept = draft_rules.origin_rule_id & live_rules
-        quiet = {"lead_scoring_lab_apply": True}  # the publish notes points itself
         # Rules the draft no longer has: archived, their open lines closed.
         removed = (live_rules - kept).filtered("active")
         if removed:
-            removed.with_context(**quiet).write({"active": False})
+            removed.with_context(**PUBLISH_QUIET).write({"active": False})
             changes += [self.env._("Rule removed: %(rule)s", rule=rule.name) for rule in removed]
-        to_evaluate = self.env["lead.scoring.rule"]
-        reaward = self.env["lead.scoring.rule"]
+        to_evaluate = reaward = self.env["lead.scoring.rule"]
         for draft_rule in draft_rules:
             values = {name: draft_rule[name] for name in RULE_FIELDS}
             rule = draft_rule.origin_rule_id
-            if rule not in kept:
-                if not values["active"]:
-                    continue  # an archived rule added in the draft: nothing to score
+            if rule in kept:
+                rule_changes, evaluate, points_changed = self._update_rule_from_draft(rule, values)
+                changes += rule_changes
+                to_evaluate |= rule if evaluate else rule.browse()
+                reaward |= rule if points_changed else rule.browse()
+            elif values["active"]:  # an archived rule added in the draft scores nothing
                 rule = self.env["lead.scoring.rule"].create(dict(values, model_id=self.id))
                 to_evaluate |= rule
-                changes.append(
-                    self.env._(
-                        "Rule added: %(rule)s (%(points)s)",
-                        rule=rule.name,
-                        points=format(rule.points, "+g"),
-                    )
-                )
-                continue
-            values = {name: value for name, value in values.items() if rule[name] != value}
-            if not values:
-                continue
-            old_points = rule.points
-            was_active = rule.active
-            rule.with_context(**quiet).write(values)
-            if "active" in values:
-                changes.append(
-                    self.env._(
-                        "Rule added: %(rule)s (%(points)s)",
-                        rule=rule.name,
-                        points=format(rule.points, "+g"),
-                    )
-                    if rule.active
-                    else self.env._("Rule removed: %(rule)s", rule=rule.name)
-                )
-            if "points" in values:
-                changes.append(
-                    self.env._(
-                        "Rule %(rule)s: points %(old)s → %(new)s",
-                        rule=rule.name,
-                        old=format(old_points, "g"),
-                        new=format(rule.points, "g"),
-                    )
-                )
-                if was_active and rule.active:
-                    reaward |= rule
-            if "domain" in values and rule.active:
-                changes.append(self.env._("Rule %(rule)s: filter changed", rule=rule.name))
-            if rule.active and ("domain" in values or not was_active):
-                to_evaluate |= rule
-            if "expire_after" in values or "expire_unit" in values:
-                changes.append(
-                    self.env._("Rule %(rule)s: expiry of new points changed", rule=rule.name)
-                )
+                changes.append(self._rule_added_note(rule))
         if reaward:
             reaward.sudo()._reaward_open_lines(
                 now,
@@ -1014,6 +913,47 @@ class LeadScoringModel(models.Model):
                 },
             )
         return changes, to_evaluate
+
+    def _update_rule_from_draft(self, rule, draft_values):
+        """Write on a live rule what its draft copy changed: ``(change lines,
+        whether to evaluate it in full, whether its open lines are
+        re-awarded for new points)``."""
+        values = {name: value for name, value in draft_values.items() if rule[name] != value}
+        if not values:
+            return [], False, False
+        changes = []
+        old_points = rule.points
+        was_active = rule.active
+        rule.with_context(**PUBLISH_QUIET).write(values)
+        if "active" in values:
+            changes.append(
+                self._rule_added_note(rule)
+                if rule.active
+                else self.env._("Rule removed: %(rule)s", rule=rule.name)
+            )
+        if "points" in values:
+            changes.append(
+                self.env._(
+                    "Rule %(rule)s: points %(old)s → %(new)s",
+                    rule=rule.name,
+                    old=format(old_points, "g"),
+                    new=format(rule.points, "g"),
+                )
+            )
+        if "domain" in values and rule.active:
+            changes.append(self.env._("Rule %(rule)s: filter changed", rule=rule.name))
+        if "expire_after" in values or "expire_unit" in values:
+            changes.append(
+                self.env._("Rule %(rule)s: expiry of new points changed", rule=rule.name)
+            )
+        evaluate = rule.active and ("domain" in values or not was_active)
+        reaward = "points" in values and was_active and rule.active
+        return changes, evaluate, reaward
+
+    def _rule_added_note(self, rule):
+        return self.env._(
+            "Rule added: %(rule)s (%(points)s)", rule=rule.name, points=format(rule.points, "+g")
+        )
 
     def _pair_by_name(self, draft_records, live_records, key):
         """``[(draft record, live record or empty)]``, each live record paired

@@ -2,6 +2,7 @@ import contextlib
 import json
 import logging
 import threading
+from datetime import timedelta
 
 from dateutil.relativedelta import relativedelta
 from markupsafe import Markup
@@ -12,7 +13,7 @@ from odoo.fields import Command
 from odoo.tools import SQL, format_date
 
 from .. import lab_math
-from ..engine import Recompute
+from ..engine import Recompute, model_clamp_sql, score_at_sql
 from ..models.lead_scoring_rule import DOMAIN_ERRORS
 
 _logger = logging.getLogger(__name__)
@@ -29,6 +30,11 @@ LAB_INTERVALS = {"monthly": relativedelta(months=1), "quarterly": relativedelta(
 # The chatter subtype of the notes of scheduled analyses: the newest one's
 # date is when the model was last analysed on schedule.
 SCHEDULED_LAB_SUBTYPE = "lead_scoring.mt_scoring_lab_scheduled"
+# Model health: the outcomes of this many last days are measured...
+HEALTH_DAYS = 90
+# ... and a fall of the ROC AUC by more than this since the lab was applied
+# means the points no longer fit the deals being won: time to run the lab.
+HEALTH_AUC_DROP = 0.05
 
 
 class LeadScoringLab(models.TransientModel):
@@ -784,6 +790,86 @@ class LeadScoringLab(models.TransientModel):
                 slope=slope,
             ),
         )
+
+    # ------------------------------------------------------------------
+    # Model health: how well the current points rank the latest outcomes
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _model_health(self, scoring_model):
+        """The health fields of a scoring model: ROC AUC of the score at
+        closing of the outcomes closed in the last ``HEALTH_DAYS`` days, and
+        since the last apply of the lab (scores at closing before it came
+        from the old points), with a note when it cannot be measured or fell."""
+        now = fields.Datetime.now()
+        since = now - timedelta(days=HEALTH_DAYS)
+        if scoring_model.date_lab_applied:
+            since = max(since, scoring_model.date_lab_applied)
+        values = {
+            "health_auc": 0.0,
+            "health_won_count": 0,
+            "health_lost_count": 0,
+            "health_note": False,
+            "health_warning": False,
+        }
+        groups = self._health_groups(scoring_model, since, now)
+        if groups is None:
+            return values
+        won = sum(group[1] for group in groups)
+        lost = sum(group[2] for group in groups)
+        values.update(health_won_count=won, health_lost_count=lost)
+        auc = lab_math.roc_auc(groups)
+        if won + lost < lab_math.MIN_OUTCOMES or auc is None:
+            values["health_note"] = self.env._(
+                "%(won)s won and %(lost)s lost since %(since)s: at least %(min)s outcomes, "
+                "won and lost, are needed to measure.",
+                won=won,
+                lost=lost,
+                since=format_date(self.env, since),
+                min=lab_math.MIN_OUTCOMES,
+            )
+            return values
+        values["health_auc"] = auc
+        if scoring_model.lab_auc and scoring_model.lab_auc - auc > HEALTH_AUC_DROP:
+            values["health_warning"] = True
+            values["health_note"] = self.env._(
+                "The ROC AUC fell from %(before).2f at the last apply to %(now).2f: "
+                "time to run the lab.",
+                before=scoring_model.lab_auc,
+                now=auc,
+            )
+        return values
+
+    @api.model
+    def _health_groups(self, scoring_model, since, now):
+        """``[(score at closing, won, lost)]`` of the outcomes closed from
+        ``since`` to ``now``, the score rebuilt from the ledger as the
+        conversion report does and clamped like the live score (one grouped
+        query); None when the model's target has no outcomes."""
+        outcomes = scoring_model.id and scoring_model._lab_outcomes_sql(since, now)
+        if not outcomes:
+            return None
+        self.env.flush_all()  # the deals' stages and the ledger, read below in SQL
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT ROUND((%(score)s)::numeric, 4)::float8 AS score,
+                       count(*) FILTER (WHERE o.won), count(*) FILTER (WHERE NOT o.won)
+                  FROM (%(outcomes)s) o
+                 GROUP BY 1
+                """,
+                score=model_clamp_sql(
+                    scoring_model,
+                    score_at_sql(
+                        scoring_model.id,
+                        SQL("p.%s = o.id", SQL.identifier(scoring_model._target_column())),
+                        SQL("o.date_closed"),
+                    ),
+                ),
+                outcomes=outcomes,
+            )
+        )
+        return self.env.cr.fetchall()
 
 
 @contextlib.contextmanager

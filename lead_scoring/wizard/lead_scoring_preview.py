@@ -14,6 +14,84 @@ from .lead_scoring_lab import _scored, _totals, _without_jit
 _logger = logging.getLogger(__name__)
 
 
+# What publishing a draft would do to each record of the live model, by band
+# pair (see ``lead.scoring.preview._population_sql``).
+POPULATION_QUERY = """
+    WITH totals AS MATERIALIZED (
+        SELECT target_id, SUM(value) AS total, SUM(value_new) AS total_new,
+               SUM(rollup) AS rollup
+          FROM (
+            SELECT p.%(column)s AS target_id, %(value)s AS value,
+                   %(value_new)s AS value_new, NULL::float8 AS rollup
+              FROM lead_scoring_point p
+             WHERE p.model_id = %(live)s AND p.closed_date IS NULL
+               AND (p.expire_date IS NULL OR p.expire_date > %(now)s)
+             UNION ALL
+            SELECT s.%(column)s, 0.0, 0.0, s.rollup_score
+              FROM lead_scoring_score s
+             WHERE s.model_id = %(live)s
+          ) rows
+         GROUP BY target_id
+    ), lines AS MATERIALIZED (
+        SELECT p.rule_id, p.%(column)s AS target_id,
+               %(value)s AS value, %(value_new)s AS value_new,
+               COALESCE(p.expire_date <= %(now)s, FALSE) AS expired
+          FROM lead_scoring_point p
+         WHERE p.model_id = %(live)s AND p.rule_id IS NOT NULL
+           AND p.closed_date IS NULL
+    ), live_rules AS (
+        SELECT target_id, SUM(value) AS points, SUM(value_new) AS points_new
+          FROM lines WHERE NOT expired GROUP BY target_id
+    ), terms(rule_id, origin_id, points, reaward) AS (VALUES %(terms)s),
+    matching(rule_id, target_id) AS MATERIALIZED (%(matching)s),
+    draft_rules AS (
+        SELECT m.target_id,
+               SUM(CASE WHEN o.target_id IS NULL THEN t.points
+                        WHEN o.expired THEN 0.0
+                        WHEN t.reaward THEN t.points
+                        ELSE o.value_new END) AS points
+          FROM matching m
+          JOIN terms t ON t.rule_id = m.rule_id
+          LEFT JOIN lines o ON o.rule_id = t.origin_id AND o.target_id = m.target_id
+         GROUP BY m.target_id
+    ), population AS (
+        SELECT COALESCE(tt.target_id, d.target_id) AS target_id,
+               tt.target_id IS NOT NULL AS scored,
+               %(own)s AS own,
+               %(own_new)s - COALESCE(l.points_new, 0.0) AS behaviour_new,
+               COALESCE(l.points, 0.0) AS live_points,
+               COALESCE(d.points, 0.0) AS draft_points
+          FROM totals tt
+          LEFT JOIN live_rules l ON l.target_id = tt.target_id
+          FULL JOIN draft_rules d ON d.target_id = tt.target_id
+    ), scored AS (
+        SELECT p.target_id, p.scored,
+               ROUND((p.draft_points - p.live_points)::numeric, 4) AS delta,
+               ROUND((%(current)s)::numeric, 4)::float8 AS current_score,
+               ROUND((%(new)s)::numeric, 4)::float8 AS new_score
+          FROM population p
+    ), moved AS (
+        SELECT s.*, COALESCE(r.active, FALSE) AS active,
+               CASE WHEN s.scored THEN %(band_from)s END AS band_from,
+               %(band_to)s AS band_to
+          FROM scored s
+          LEFT JOIN %(table)s r ON r.id = s.target_id
+    )
+    SELECT band_from, band_to, count(*),
+           count(*) FILTER (WHERE delta <> 0),
+           count(*) FILTER (WHERE delta > 0),
+           count(*) FILTER (WHERE delta < 0),
+           count(*) FILTER (WHERE active AND EXISTS (
+               SELECT 1 FROM unnest(%(up)s::float8[]) v(score)
+                WHERE current_score < v.score AND new_score >= v.score)),
+           count(*) FILTER (WHERE active AND EXISTS (
+               SELECT 1 FROM unnest(%(down)s::float8[]) v(score)
+                WHERE current_score >= v.score AND new_score < v.score))
+      FROM moved
+     GROUP BY band_from, band_to
+"""
+
+
 class LeadScoringPreview(models.TransientModel):
     """What publishing a draft scoring model would do, computed at once and
     changing nothing: how many records' rule points change, which thresholds
@@ -275,7 +353,7 @@ class LeadScoringPreview(models.TransientModel):
     def _population_sql(self, draft, live, now):
         """``(band now, band after, records, changed, up, down, crossings up,
         crossings down)`` per pair of bands, over every record the live model
-        scores or the draft's rules match.
+        scores or the draft's rules match (``POPULATION_QUERY``).
 
         A record's score after publishing = the sum of its live lines (as
         the engine sums them, ``engine.score_totals_sql``) - what its live
@@ -289,7 +367,39 @@ class LeadScoringPreview(models.TransientModel):
         expired; a record without an open line of the rule gets its points.
         """
         records = draft._target_records()
-        column = SQL.identifier(live._target_column())
+        matches, terms = self._draft_rule_terms(draft, live, records)
+        thresholds = draft.threshold_ids.filtered("active")
+
+        def own(scoring_model, total):
+            # A company's roll-up of its contacts stays as it is.
+            if scoring_model.rollup == "none":
+                return SQL("COALESCE(%s, 0.0)", total)
+            return SQL("COALESCE(%s, 0.0) + COALESCE(tt.rollup, 0.0)", total)
+
+        return SQL(
+            POPULATION_QUERY,
+            column=SQL.identifier(live._target_column()),
+            value=decayed_points_sql(live, now),
+            value_new=decayed_points_sql(draft, now),
+            now=now,
+            live=live.id,
+            terms=SQL(", ").join(terms),
+            matching=SQL(" UNION ALL ").join(matches),
+            own=own(live, SQL("tt.total")),
+            own_new=own(draft, SQL("tt.total_new")),
+            current=model_clamp_sql(live, SQL("p.own")),
+            new=model_clamp_sql(draft, SQL("p.behaviour_new + p.draft_points")),
+            band_from=band_sql(live.id, SQL("s.current_score")),
+            band_to=band_sql(draft.id, SQL("s.new_score")),
+            table=SQL.identifier(records._table),
+            up=[t.score for t in thresholds if t.direction == "up"],
+            down=[t.score for t in thresholds if t.direction == "down"],
+        )
+
+    def _draft_rule_terms(self, draft, live, records):
+        """``(matches, terms)``: for each active rule of the draft, the query
+        of the records it matches ``(rule id, record id)`` and its VALUES row
+        ``(rule id, live rule id, points, re-awarded)``."""
         record_id = SQL.identifier(records._table, "id")
         draft_rules = draft.rule_ids.filtered("active").sorted(lambda r: (r.sequence, r.id))
         live_rules = live.rule_ids.filtered("active")
@@ -320,108 +430,7 @@ class LeadScoringPreview(models.TransientModel):
         if not matches:
             matches = [SQL("SELECT NULL::int, NULL::int WHERE FALSE")]
             terms = [SQL("(NULL::int, NULL::int, NULL::float8, FALSE)")]
-        thresholds = draft.threshold_ids.filtered("active")
-        up = [t.score for t in thresholds if t.direction == "up"]
-        down = [t.score for t in thresholds if t.direction == "down"]
-
-        def own(scoring_model, total):
-            # A company's roll-up of its contacts stays as it is.
-            if scoring_model.rollup == "none":
-                return SQL("COALESCE(%s, 0.0)", total)
-            return SQL("COALESCE(%s, 0.0) + COALESCE(tt.rollup, 0.0)", total)
-
-        return SQL(
-            """
-            WITH totals AS MATERIALIZED (
-                SELECT target_id, SUM(value) AS total, SUM(value_new) AS total_new,
-                       SUM(rollup) AS rollup
-                  FROM (
-                    SELECT p.%(column)s AS target_id, %(value)s AS value,
-                           %(value_new)s AS value_new, NULL::float8 AS rollup
-                      FROM lead_scoring_point p
-                     WHERE p.model_id = %(live)s AND p.closed_date IS NULL
-                       AND (p.expire_date IS NULL OR p.expire_date > %(now)s)
-                     UNION ALL
-                    SELECT s.%(column)s, 0.0, 0.0, s.rollup_score
-                      FROM lead_scoring_score s
-                     WHERE s.model_id = %(live)s
-                  ) rows
-                 GROUP BY target_id
-            ), lines AS MATERIALIZED (
-                SELECT p.rule_id, p.%(column)s AS target_id,
-                       %(value)s AS value, %(value_new)s AS value_new,
-                       COALESCE(p.expire_date <= %(now)s, FALSE) AS expired
-                  FROM lead_scoring_point p
-                 WHERE p.model_id = %(live)s AND p.rule_id IS NOT NULL
-                   AND p.closed_date IS NULL
-            ), live_rules AS (
-                SELECT target_id, SUM(value) AS points, SUM(value_new) AS points_new
-                  FROM lines WHERE NOT expired GROUP BY target_id
-            ), terms(rule_id, origin_id, points, reaward) AS (VALUES %(terms)s),
-            matching(rule_id, target_id) AS MATERIALIZED (%(matching)s),
-            draft_rules AS (
-                SELECT m.target_id,
-                       SUM(CASE WHEN o.target_id IS NULL THEN t.points
-                                WHEN o.expired THEN 0.0
-                                WHEN t.reaward THEN t.points
-                                ELSE o.value_new END) AS points
-                  FROM matching m
-                  JOIN terms t ON t.rule_id = m.rule_id
-                  LEFT JOIN lines o ON o.rule_id = t.origin_id AND o.target_id = m.target_id
-                 GROUP BY m.target_id
-            ), population AS (
-                SELECT COALESCE(tt.target_id, d.target_id) AS target_id,
-                       tt.target_id IS NOT NULL AS scored,
-                       %(own)s AS own,
-                       %(own_new)s - COALESCE(l.points_new, 0.0) AS behaviour_new,
-                       COALESCE(l.points, 0.0) AS live_points,
-                       COALESCE(d.points, 0.0) AS draft_points
-                  FROM totals tt
-                  LEFT JOIN live_rules l ON l.target_id = tt.target_id
-                  FULL JOIN draft_rules d ON d.target_id = tt.target_id
-            ), scored AS (
-                SELECT p.target_id, p.scored,
-                       ROUND((p.draft_points - p.live_points)::numeric, 4) AS delta,
-                       ROUND((%(current)s)::numeric, 4)::float8 AS current_score,
-                       ROUND((%(new)s)::numeric, 4)::float8 AS new_score
-                  FROM population p
-            ), moved AS (
-                SELECT s.*, COALESCE(r.active, FALSE) AS active,
-                       CASE WHEN s.scored THEN %(band_from)s END AS band_from,
-                       %(band_to)s AS band_to
-                  FROM scored s
-                  LEFT JOIN %(table)s r ON r.id = s.target_id
-            )
-            SELECT band_from, band_to, count(*),
-                   count(*) FILTER (WHERE delta <> 0),
-                   count(*) FILTER (WHERE delta > 0),
-                   count(*) FILTER (WHERE delta < 0),
-                   count(*) FILTER (WHERE active AND EXISTS (
-                       SELECT 1 FROM unnest(%(up)s::float8[]) v(score)
-                        WHERE current_score < v.score AND new_score >= v.score)),
-                   count(*) FILTER (WHERE active AND EXISTS (
-                       SELECT 1 FROM unnest(%(down)s::float8[]) v(score)
-                        WHERE current_score >= v.score AND new_score < v.score))
-              FROM moved
-             GROUP BY band_from, band_to
-            """,
-            column=column,
-            value=decayed_points_sql(live, now),
-            value_new=decayed_points_sql(draft, now),
-            now=now,
-            live=live.id,
-            terms=SQL(", ").join(terms),
-            matching=SQL(" UNION ALL ").join(matches),
-            own=own(live, SQL("tt.total")),
-            own_new=own(draft, SQL("tt.total_new")),
-            current=model_clamp_sql(live, SQL("p.own")),
-            new=model_clamp_sql(draft, SQL("p.behaviour_new + p.draft_points")),
-            band_from=band_sql(live.id, SQL("s.current_score")),
-            band_to=band_sql(draft.id, SQL("s.new_score")),
-            table=SQL.identifier(records._table),
-            up=up,
-            down=down,
-        )
+        return matches, terms
 
     @api.model
     def _auc_values(self, draft, live):

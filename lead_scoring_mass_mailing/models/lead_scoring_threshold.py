@@ -108,7 +108,6 @@ class LeadScoringThreshold(models.Model):
         :return: the new subscriptions
         """
         self.ensure_one()
-        Subscription = self.env["mailing.subscription"].sudo()
         emails, skipped = self._list_emails(records)
         blacklisted = set(
             self.env["mail.blacklist"]
@@ -120,39 +119,9 @@ class LeadScoringThreshold(models.Model):
         opted_out = {s.contact_id.email_normalized for s in subscribed if s.opt_out}
         done = set(subscribed.contact_id.mapped("email_normalized"))
         todo = [email for email in emails if email not in blacklisted and email not in done]
-        contacts = {}
-        for contact in (
-            self.env["mailing.contact"]
-            .sudo()
-            .search_fetch([("email_normalized", "in", todo)], ["email_normalized"], order="id")
-        ):
-            contacts.setdefault(contact.email_normalized, contact)
-        subscriptions = Subscription.create(
-            [
-                {"contact_id": contacts[email].id, "list_id": self.mailing_list_id.id}
-                for email in todo
-                if email in contacts
-            ]
+        subscriptions, new_contacts = self._subscribe_emails(
+            {email: emails[email] for email in todo}
         )
-        new_contacts = (
-            self.env["mailing.contact"]
-            .sudo()
-            .with_context(**QUIET)
-            .create(
-                [
-                    {
-                        "name": emails[email].name,
-                        "email": emails[email].email,
-                        "subscription_ids": [
-                            fields.Command.create({"list_id": self.mailing_list_id.id})
-                        ],
-                    }
-                    for email in todo
-                    if email not in contacts
-                ]
-            )
-        )
-        subscriptions |= new_contacts.subscription_ids
         _logger.info(
             "Lead scoring: threshold %s added %d contacts to mailing list %s "
             "(%d new mailing contacts; left out: %d opted out, %d blacklisted, %d without e-mail)",
@@ -166,6 +135,43 @@ class LeadScoringThreshold(models.Model):
         )
         self._log_skipped(skipped)
         return subscriptions
+
+    def _subscribe_emails(self, partners_by_email):
+        """Subscribe each e-mail of ``{e-mail: contact}`` to the list: the
+        oldest mailing contact with the e-mail, else a new one with the
+        contact's name and e-mail. ``(subscriptions, new mailing contacts)``."""
+        todo = list(partners_by_email)
+        MailingContact = self.env["mailing.contact"].sudo()
+        contacts = {}
+        for contact in MailingContact.search_fetch(
+            [("email_normalized", "in", todo)], ["email_normalized"], order="id"
+        ):
+            contacts.setdefault(contact.email_normalized, contact)
+        subscriptions = (
+            self.env["mailing.subscription"]
+            .sudo()
+            .create(
+                [
+                    {"contact_id": contacts[email].id, "list_id": self.mailing_list_id.id}
+                    for email in todo
+                    if email in contacts
+                ]
+            )
+        )
+        new_contacts = MailingContact.with_context(**QUIET).create(
+            [
+                {
+                    "name": partners_by_email[email].name,
+                    "email": partners_by_email[email].email,
+                    "subscription_ids": [
+                        fields.Command.create({"list_id": self.mailing_list_id.id})
+                    ],
+                }
+                for email in todo
+                if email not in contacts
+            ]
+        )
+        return subscriptions | new_contacts.subscription_ids, new_contacts
 
     def _run_remove_from_list(self, records):
         """Take the crossing contacts off the list: their subscriptions go,
