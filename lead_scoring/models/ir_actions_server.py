@@ -43,7 +43,8 @@ class IrActionsServer(models.Model):
     score_cooldown_hours = fields.Float(
         "Cooldown (hours)",
         help="No second award to the same record from this action within this many "
-        "hours. 0 = no cooldown.",
+        "hours before or after the date of an award (an event posted late is judged "
+        "at its own date). 0 = no cooldown.",
     )
     score_max_points = fields.Float(
         "Points Cap",
