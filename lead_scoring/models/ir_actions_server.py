@@ -1,12 +1,12 @@
 import logging
 import math
 import re
-from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tools import SQL
 
+from ..award import COMPANY, INACTIVE, SEGMENT, Award, History, Policy, judge
 from .lead_scoring_rule import EXPIRE_UNITS
 
 _logger = logging.getLogger(__name__)
@@ -43,7 +43,8 @@ class IrActionsServer(models.Model):
     score_cooldown_hours = fields.Float(
         "Cooldown (hours)",
         help="No second award to the same record from this action within this many "
-        "hours. 0 = no cooldown.",
+        "hours before or after the date of an award (an event posted late is judged "
+        "at its own date). 0 = no cooldown.",
     )
     score_max_points = fields.Float(
         "Points Cap",
@@ -171,7 +172,8 @@ class IrActionsServer(models.Model):
         """Award this action's points to the records ``records`` lead to.
 
         What the server action runs for an Automation Rule, and what the
-        event triggers (mailing, website, API) call directly.
+        triggers fired by code (``lead.scoring.automation._fire_trigger``)
+        run: one award per scored record, through ``_lead_scoring_award``.
 
         :param dates: optional ``{record id: datetime}``, when the triggering
             event happened earlier than now (the line is dated then)
@@ -186,18 +188,7 @@ class IrActionsServer(models.Model):
             )
             return {}
         awards = self._lead_scoring_awards(records, scoring_model, dates or {})
-        return (
-            self.env["lead.scoring.point"]
-            .sudo()
-            ._add_points(
-                scoring_model,
-                awards,
-                source,
-                expire_after=self.score_expire_after,
-                expire_unit=self.score_expire_unit or "months",
-                action=self,
-            )
-        )
+        return self._lead_scoring_award(awards, source)
 
     def _lead_scoring_check_caller(self, caller_env):
         """Points come from the automations' real triggers (Odoo's automation
@@ -220,7 +211,8 @@ class IrActionsServer(models.Model):
         )
 
     def _lead_scoring_awards(self, records, scoring_model, dates):
-        """``[(target_id, points, reason, date)]`` for the records that get points."""
+        """``[Award]`` for the records that lead to a scored record: one per
+        scored record (two triggering records of one contact count once)."""
         targets = self._lead_scoring_scored_records(records, scoring_model)
         skipped = records - records.browse(list(targets))
         if skipped:
@@ -230,19 +222,18 @@ class IrActionsServer(models.Model):
                 skipped,
                 scoring_model.target_model,
             )
-        allowed = self._lead_scoring_allowed_points(scoring_model, set(targets.values()))
-        awards = []
+        now = fields.Datetime.now()
+        awards = {}
         for record_id, target_id in targets.items():
-            points = allowed.get(target_id, self._lead_scoring_capped(0.0))
-            if not points:
-                continue
-            # A record counted once per run, even if two triggering records lead to it.
-            allowed[target_id] = 0.0
-            record = records.browse(record_id)
-            awards.append(
-                (target_id, points, self._lead_scoring_reason(record), dates.get(record_id))
-            )
-        return awards
+            if target_id not in awards:
+                record = records.browse(record_id)
+                awards[target_id] = Award(
+                    target_id,
+                    dates.get(record_id) or now,
+                    self._lead_scoring_reason(record),
+                    key=record_id,
+                )
+        return list(awards.values())
 
     def _lead_scoring_reason(self, record):
         # Automation Rules rename their actions after the action type: their own
@@ -256,19 +247,24 @@ class IrActionsServer(models.Model):
 
     def _lead_scoring_scored_records(self, records, scoring_model):
         """``{triggering record id: scored record id}`` for the records that have
-        a target, active and inside the scoring model's company."""
-        company = scoring_model.company_id
-        targets = {}
-        for record in records.sudo():
-            target = self._lead_scoring_scored_record(record, scoring_model)
-            if (
-                target
-                and target._name == scoring_model.target_model
-                and target.active
-                and (not company or target.company_id in (company, company.browse()))
-            ):
-                targets[record.id] = target.id
-        return targets
+        an active target, found for all of them at once by the scored model
+        (``_lead_scoring_find_targets``) unless a path, the record itself or
+        an activity's document says (the company and segment gates come with
+        the award, see ``_lead_scoring_award``)."""
+        records = records.sudo()
+        Target = self.env[scoring_model.target_model].sudo()
+        if self.score_target_field or records._name in (Target._name, "mail.activity"):
+            found = {}
+            for record in records:
+                target = self._lead_scoring_scored_record(record, scoring_model)
+                if target and target._name == Target._name:
+                    found[record.id] = target.id
+        else:
+            found = Target._lead_scoring_find_targets(records)
+        active = set(Target.browse(set(found.values())).filtered("active").ids)
+        return {
+            record_id: target_id for record_id, target_id in found.items() if target_id in active
+        }
 
     def _lead_scoring_scored_record(self, record, scoring_model):
         """The record scored for ``record``: the path when one is set, the
@@ -285,36 +281,110 @@ class IrActionsServer(models.Model):
             return record
         return self.env[scoring_model.target_model]._lead_scoring_find_target(record)
 
-    def _lead_scoring_allowed_points(self, scoring_model, target_ids):
-        """Points each target may still get from this action, after cooldown and cap.
+    # ------------------------------------------------------------------
+    # The award path: every behaviour point goes through here
+    # ------------------------------------------------------------------
 
-        One query whatever the number of targets; targets absent from the
-        result get the action's full points.
+    def _lead_scoring_award(self, awards, source="action"):
+        """Apply a batch of awards of this action (``lead_scoring.award.Award``):
+        the one path of automation, API, website and mailing points.
+
+        Set-based, a fixed number of queries whatever the batch: the company
+        and segment gates, one look at the ledger (cooldown around each
+        award's own date and cap, counting the awards accepted earlier in the
+        batch, oldest first, see ``award.judge``), expiry from the award's
+        date, then the lines, graded, inserted by the statement that
+        refreshes the scores (``lead.scoring.point._add_points``).
+
+        Each award gets its outcome: ``points`` written (graded) or a
+        ``refusal`` (``award.REFUSALS``), logged here, worded by the caller.
+
+        :param source: ``action`` or ``api`` (the ledger's source)
+        :return: ``{target_id: points written}``
         """
-        return {
-            target_id: 0.0
-            if self.score_cooldown_hours and in_cooldown
-            else self._lead_scoring_capped(held)
-            for target_id, (in_cooldown, held) in self._lead_scoring_held_points(
-                scoring_model, target_ids
-            ).items()
-        }
-
-    def _lead_scoring_held_points(self, scoring_model, target_ids):
-        """``{target_id: (in cooldown, live points held from this action)}`` for
-        the targets this action scored before, when a cooldown or a cap is set
-        (one query; none without cooldown and cap)."""
-        if not target_ids or not (self.score_cooldown_hours or self.score_max_points):
+        self.ensure_one()
+        action = self.sudo()
+        scoring_model = action.score_model_id
+        if not awards:
+            return {}
+        if not scoring_model.active or scoring_model.state == "draft":
+            for award in awards:
+                award.refusal = INACTIVE
             return {}
         now = fields.Datetime.now()
+        action._lead_scoring_gate(scoring_model, awards)
+        policy = action._lead_scoring_policy()
+        pending = [award for award in awards if not award.refusal]
+        histories = action._lead_scoring_history(scoring_model, pending, policy, now)
+        accepted = judge(pending, histories, policy, now)
+        action._lead_scoring_log_refusals(awards)
+        if not accepted:
+            return {}
+        given = {award.target_id: award.points for award in accepted}
+        written = (
+            self.env["lead.scoring.point"]
+            .sudo()
+            ._add_points(
+                scoring_model,
+                [(a.target_id, a.points, a.reason, a.date) for a in accepted],
+                source,
+                expire_after=policy.expire_after,
+                expire_unit=policy.expire_unit,
+                action=action,
+                in_segment=True,
+            )
+        )
+        totals = {}
+        for award in accepted:
+            # A grade multiplies all the points of a record alike.
+            award.points *= written[award.target_id] / given[award.target_id]
+            totals[award.target_id] = totals.get(award.target_id, 0.0) + award.points
+        return totals
+
+    def _lead_scoring_policy(self):
+        """What this action gives and how often, for ``award.judge``."""
+        return Policy(
+            points=self.score_points,
+            cooldown_hours=self.score_cooldown_hours,
+            cap=self.score_max_points,
+            expire_after=self.score_expire_after,
+            expire_unit=self.score_expire_unit or "months",
+        )
+
+    def _lead_scoring_gate(self, scoring_model, awards):
+        """Refuse the awards of records outside the scoring model's company
+        (one read, none for a model of all companies) or segment (one query,
+        none without a segment)."""
+        company = scoring_model.company_id
+        if company:
+            records = self.env[scoring_model.target_model].sudo()
+            targets = records.browse({award.target_id for award in awards})
+            outside = {t.id for t in targets if t.company_id not in (company, company.browse())}
+            for award in awards:
+                if award.target_id in outside:
+                    award.refusal = COMPANY
+        inside = scoring_model._ids_in_segment(
+            {award.target_id for award in awards if not award.refusal}
+        )
+        for award in awards:
+            if not award.refusal and award.target_id not in inside:
+                award.refusal = SEGMENT
+
+    def _lead_scoring_history(self, scoring_model, awards, policy, now):
+        """``{target_id: award.History}``: the dates of this action's lines that
+        can put ``awards`` in cooldown, and the live points each record holds
+        from it (one query; none without cooldown and cap)."""
+        if not awards or not policy.reads_ledger:
+            return {}
+        start, end = policy.window(awards)
         column = SQL.identifier(scoring_model._target_column())
-        cooldown_start = now - timedelta(hours=self.score_cooldown_hours)
         self.env["lead.scoring.point"].flush_model()
         self.env.cr.execute(
             SQL(
                 """
                 SELECT %(column)s,
-                       bool_or(date > %(cooldown_start)s),
+                       COALESCE(array_agg(date) FILTER (
+                           WHERE date > %(start)s AND date < %(end)s), '{}'),
                        COALESCE(SUM(points) FILTER (
                            WHERE closed_date IS NULL
                              AND (expire_date IS NULL OR expire_date > %(now)s)), 0)
@@ -323,20 +393,29 @@ class IrActionsServer(models.Model):
                  GROUP BY %(column)s
                 """,
                 column=column,
-                cooldown_start=cooldown_start,
+                start=start,
+                end=end,
                 now=now,
                 action=self.id,
-                targets=list(target_ids),
+                targets=list({award.target_id for award in awards}),
             )
         )
         return {
-            target_id: (in_cooldown, held)
-            for target_id, in_cooldown, held in self.env.cr.fetchall()
+            target_id: History(list(dates), held)
+            for target_id, dates, held in self.env.cr.fetchall()
         }
 
-    def _lead_scoring_capped(self, held):
-        """This action's points, cut so that a record holds at most the cap."""
-        points = self.score_points
-        if self.score_max_points and points > 0:
-            points = max(0.0, min(points, self.score_max_points - held))
-        return points
+    def _lead_scoring_log_refusals(self, awards):
+        refused = [(award.key, award.target_id, award.refusal) for award in awards if award.refusal]
+        if refused:
+            _logger.info("Lead scoring: action %s refused (key, record, why) %s", self.id, refused)
+
+    def _lead_scoring_allowed_points(self, scoring_model, target_ids):
+        """``{target_id: points}`` an award dated now would give each target
+        (0 in cooldown or at the cap), before grading. One query, none
+        without cooldown and cap."""
+        now = fields.Datetime.now()
+        policy = self._lead_scoring_policy()
+        probes = [Award(target_id, now, "") for target_id in set(target_ids)]
+        judge(probes, self._lead_scoring_history(scoring_model, probes, policy, now), policy, now)
+        return {probe.target_id: probe.points for probe in probes}

@@ -16,8 +16,8 @@ from odoo.tools import SQL
 
 from ..api.batch import MAX_EVENTS, parse_batch, undecided
 from ..api.event import MAX_LENGTHS, STATUSES
+from ..award import CAP, COMPANY, COOLDOWN, EXPIRED, INACTIVE, SEGMENT, Award
 from ..engine import registered_targets
-from .lead_scoring_rule import expire_date_from
 
 _logger = logging.getLogger(__name__)
 
@@ -303,7 +303,7 @@ class LeadScoringApiEvent(models.Model):
                         ),
                     )
                 return
-            event.target_id, company = found
+            event.target_id = found[0]
         else:
             row = rows[event.record_field].get(event.record_id)
             if not row or not row[0]:
@@ -330,8 +330,7 @@ class LeadScoringApiEvent(models.Model):
                     return
                 self._resolve_partner(event, row[2], rows)
                 return
-            event.target_id, company = event.record_id, row[1]
-        self._check_company(event, company)
+            event.target_id = event.record_id
 
     def _resolve_partner(self, event, partner_id, rows):
         row = rows["partner_id"].get(partner_id)
@@ -346,18 +345,6 @@ class LeadScoringApiEvent(models.Model):
             )
             return
         event.target_id = partner_id
-        self._check_company(event, row[1])
-
-    def _check_company(self, event, company_id):
-        company = event.action.score_model_id.company_id
-        if company and company_id and company_id != company.id:
-            event.decide(
-                "skipped",
-                self.env._(
-                    "The record belongs to another company than scoring model %(model)s.",
-                    model=event.action.score_model_id.name,
-                ),
-            )
 
     # Idempotency keys (one statement per batch) ----------------------------
 
@@ -488,84 +475,58 @@ class LeadScoringApiEvent(models.Model):
             self._score_action(action, events)
 
     def _score_action(self, action, events):
-        """Ledger lines for the events of one type: cooldown and cap as the
-        action applies them, then grading, segment and expiry by the engine."""
-        scoring_model = action.score_model_id
+        """Ledger lines for the events of one type, through the one award path
+        (``ir.actions.server._lead_scoring_award``): company and segment
+        gates, grading, cooldown around each event's date, cap and expiry as
+        for every award; each event answered with what became of it."""
         now = fields.Datetime.now()
-        awarded = self._awarded(action, events, now)
-        if not awarded:
-            return
-        written = self.env["lead.scoring.point"]._add_points(
-            scoring_model,
-            [(e.target_id, e.points, e.reason or action.name, e.occurred_at) for e in awarded],
-            "api",
-            expire_after=action.score_expire_after,
-            expire_unit=action.score_expire_unit or "months",
-            action=action,
-        )
-        # Grading multiplies all points of a record alike: the ratio of the
-        # (last) written to the given points of a record is its multiplier.
-        given = {e.target_id: e.points for e in awarded}
-        for event in awarded:
-            if event.target_id not in written:
-                event.points = 0.0
-                event.decide(
-                    "skipped",
-                    self.env._(
-                        "The record is outside the segment of scoring model %(model)s.",
-                        model=scoring_model.name,
-                    ),
-                )
-                continue
-            event.points = event.points * written[event.target_id] / given[event.target_id]
-            event.decide("scored", event.message)
-        self._refresh_decayed(scoring_model, awarded, now)
-
-    def _awarded(self, action, events, now):
-        """The events that get points, with their points before grading: the
-        action's cooldown and cap count the lines already written and the
-        earlier events of the batch."""
-        held = action._lead_scoring_held_points(
-            action.score_model_id, {event.target_id for event in events}
-        )
-        cooldown_start = now - timedelta(hours=action.score_cooldown_hours)
-        awarded = []
+        awards = []
         for event in events:
             event.occurred_at = event.occurred_at or now
-            expiry = expire_date_from(
-                event.occurred_at, action.score_expire_after, action.score_expire_unit or "months"
+            reason = event.reason or action.name
+            awards.append(Award(event.target_id, event.occurred_at, reason, key=event.key))
+        action._lead_scoring_award(awards, "api")
+        for event, award in zip(events, awards, strict=True):
+            if award.refusal:
+                event.points = 0.0
+                event.decide("skipped", self._award_refusal_message(action, award))
+            else:
+                event.points = award.points
+                event.decide("scored", event.message)
+        self._refresh_decayed(action.score_model_id, events, now)
+
+    def _award_refusal_message(self, action, award):
+        """Why the award path gave an event nothing, in the API user's language."""
+        scoring_model = action.score_model_id
+        if award.refusal == INACTIVE and scoring_model.state == "draft":
+            return self.env._(
+                "Scoring model %(model)s is a draft: it scores nothing until published.",
+                model=scoring_model.name,
             )
-            if expiry and expiry <= now:
-                # Written, it would count for nothing: the event came too late.
-                event.decide(
-                    "skipped",
-                    self.env._(
-                        "Its points would have expired on %(date)s UTC: nothing to add.",
-                        date=expiry.isoformat(sep=" ", timespec="seconds"),
-                    ),
-                )
-                continue
-            in_cooldown, points_held = held.get(event.target_id, (False, 0.0))
-            if action.score_cooldown_hours and in_cooldown:
-                event.decide(
-                    "skipped",
-                    self.env._(
-                        "This record got points of this type less than %(hours)s hours ago.",
-                        hours=format(action.score_cooldown_hours, "g"),
-                    ),
-                )
-                continue
-            points = action._lead_scoring_capped(points_held)
-            if not points:
-                event.decide("skipped", self._no_points_message(action))
-                continue
-            held[event.target_id] = (
-                in_cooldown or event.occurred_at > cooldown_start,
-                points_held + points,
-            )
-            event.points = points
-            awarded.append(event)
-        return awarded
+        messages = {
+            INACTIVE: lambda: self.env._(
+                'Scoring model "%(model)s" is archived.', model=scoring_model.name
+            ),
+            COMPANY: lambda: self.env._(
+                "The record belongs to another company than scoring model %(model)s.",
+                model=scoring_model.name,
+            ),
+            SEGMENT: lambda: self.env._(
+                "The record is outside the segment of scoring model %(model)s.",
+                model=scoring_model.name,
+            ),
+            EXPIRED: lambda: self.env._(
+                "Its points would have expired on %(date)s UTC: nothing to add.",
+                date=award.expire_date.isoformat(sep=" ", timespec="seconds"),
+            ),
+            COOLDOWN: lambda: self.env._(
+                "This record got points of this type less than %(hours)s hours before "
+                "or after this event.",
+                hours=format(action.score_cooldown_hours, "g"),
+            ),
+            CAP: lambda: self._no_points_message(action),
+        }
+        return messages[award.refusal]()
 
     def _no_points_message(self, action):
         if action.score_max_points and action.score_points:
@@ -575,12 +536,12 @@ class LeadScoringApiEvent(models.Model):
             )
         return self.env._("This event type gives no points.")
 
-    def _refresh_decayed(self, scoring_model, awarded, now):
+    def _refresh_decayed(self, scoring_model, events, now):
         """Re-sum the scores of records given back-dated points in a model with
         decay: ``_add_points`` counts new points undecayed."""
         if not scoring_model.decay_half_life_days:
             return
-        stale = {e.target_id for e in awarded if e.status == "scored" and e.occurred_at < now}
+        stale = {e.target_id for e in events if e.status == "scored" and e.occurred_at < now}
         if stale:
             changed = self.env["lead.scoring.score"]._refresh_scores(scoring_model, now, stale)
             self.env["lead.scoring.point"]._after_scores_changed(scoring_model, changed)

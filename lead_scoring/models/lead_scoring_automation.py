@@ -107,7 +107,8 @@ class LeadScoringAutomation(models.Model):
         help="Optional path from the triggering record to the scored record.",
     )
     cooldown_hours = fields.Float(
-        "Cooldown (hours)", help="No second award to a record within this time."
+        "Cooldown (hours)",
+        help="No second award to a record within this time before or after the date of an award.",
     )
     max_points = fields.Float("Points Cap", help="Most points a record holds from this trigger.")
     api_code = fields.Char(

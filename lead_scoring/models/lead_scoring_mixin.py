@@ -460,6 +460,37 @@ class LeadScoringMixin(models.AbstractModel):
                     return target
         return self.browse()
 
+    @api.model
+    def _lead_scoring_find_targets(self, records):
+        """``{record id: id of the record of this model it leads to}`` for
+        ``records`` (all of one other model), those without one left out: the
+        batched ``_lead_scoring_find_target``: this default reads the
+        document references at once, then asks it for the others record by
+        record. A model may find them all at once (contacts do)."""
+        targets = self._lead_scoring_referenced(records)
+        for record in records:
+            if record.id not in targets:
+                target = self._lead_scoring_find_target(record)
+                if target:
+                    targets[record.id] = target.id
+        return targets
+
+    @api.model
+    def _lead_scoring_referenced(self, records):
+        """``{record id: id}`` of ``records`` whose document reference
+        (``model``/``res_model`` + ``res_id``) names an existing record of
+        this model (one query, none without references)."""
+        wanted = {}
+        for model_field in ("model", "res_model"):
+            if model_field in records._fields and "res_id" in records._fields:
+                for record in records:
+                    if record[model_field] == self._name and record.res_id:
+                        wanted.setdefault(record.id, record.res_id)
+        if not wanted:
+            return {}
+        existing = set(self.sudo().browse(set(wanted.values())).exists().ids)
+        return {record_id: res_id for record_id, res_id in wanted.items() if res_id in existing}
+
     def _lead_scoring_merge_into(self, survivor):
         """Give ``survivor`` the score history of these records, which a merge
         (contacts, opportunities) is about to delete.

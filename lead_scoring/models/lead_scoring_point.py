@@ -308,7 +308,15 @@ class LeadScoringPoint(models.Model):
 
     @api.model
     def _add_points(
-        self, scoring_model, awards, source, *, expire_after=0, expire_unit="months", action=None
+        self,
+        scoring_model,
+        awards,
+        source,
+        *,
+        expire_after=0,
+        expire_unit="months",
+        action=None,
+        in_segment=False,
     ):
         """Add one ledger line per award and bring the affected scores up to date.
 
@@ -320,13 +328,16 @@ class LeadScoringPoint(models.Model):
             ``(target_id, points, reason, date)`` for points earned earlier
             (an event's ``occurred_at``, a page view made while anonymous):
             the line is dated then and expires counting from then.
+        :param in_segment: the caller kept only records inside the model's
+            segment (``ir.actions.server._lead_scoring_award``)
         :return: ``{target_id: points written}`` (graded), without the
             targets outside the model's segment
         """
         if scoring_model.state == "draft":
             return {}  # drafts score nothing
-        inside = scoring_model._ids_in_segment({award[0] for award in awards})
-        awards = [award for award in awards if award[0] in inside]
+        if not in_segment:
+            inside = scoring_model._ids_in_segment({award[0] for award in awards})
+            awards = [award for award in awards if award[0] in inside]
         if not awards:
             return {}
         now = fields.Datetime.now()

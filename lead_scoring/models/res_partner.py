@@ -9,6 +9,8 @@ _lt = LazyTranslate(__name__)
 # The scoring models whose band codes make the lead grade (fit x engagement: A1).
 FIT_MODEL_PARAM = "lead_scoring.fit_model_id"
 ENGAGEMENT_MODEL_PARAM = "lead_scoring.engagement_model_id"
+# Fields of another model that lead to its contact (see _lead_scoring_find_targets).
+RECORD_FIELDS = {"partner_id", "res_id", "email_normalized", "email_from", "email"}
 
 
 class ResPartner(models.Model):
@@ -114,6 +116,48 @@ class ResPartner(models.Model):
         if not normalized:
             return self.browse()
         return self.search([("email_normalized", "=", normalized)], order="id", limit=1)
+
+    @api.model
+    def _lead_scoring_find_targets(self, records):
+        # The same rule as _lead_scoring_find_target for all of them at once:
+        # their customers (no query once read), the contacts their document
+        # references point to (one query), else the first active contact by id
+        # with their e-mail address (one query).
+        if not RECORD_FIELDS & records._fields.keys():
+            return super()._lead_scoring_find_targets(records)
+        targets = {}
+        field = records._fields.get("partner_id")
+        if field and field.type == "many2one" and field.comodel_name == "res.partner":
+            targets = {record.id: record.partner_id.id for record in records if record.partner_id}
+        rest = records.filtered(lambda record: record.id not in targets)
+        targets.update(self._lead_scoring_referenced(rest))
+        rest = rest.filtered(lambda record: record.id not in targets)
+        targets.update(self._lead_scoring_by_email(rest))
+        return targets
+
+    @api.model
+    def _lead_scoring_by_email(self, records):
+        """``{record id: partner id}``: the first active contact (by id) with
+        the normalized e-mail address of each of ``records``."""
+        names = [
+            name for name in ("email_normalized", "email_from", "email") if name in records._fields
+        ]
+        emails = {}
+        for record in records:
+            email = next((record[name] for name in names if record[name]), False)
+            normalized = email and email_normalize(email)
+            if normalized:
+                emails[record.id] = normalized
+        if not emails:
+            return {}
+        first = dict(
+            self.sudo()._read_group(
+                [("email_normalized", "in", list(set(emails.values())))],
+                ["email_normalized"],
+                ["id:min"],
+            )
+        )
+        return {record_id: first[email] for record_id, email in emails.items() if email in first}
 
     def modified(self, fnames, create=False, before=False):
         # A contact moving to another company: its former company's roll-up

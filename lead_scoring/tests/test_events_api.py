@@ -265,7 +265,7 @@ class TestEventsApiHttp(EventsApiFixtures, LeadScoringHttpCase):
             self.event("w-3"),
         )
         self.assertEqual([r["status"] for r in results], ["scored", "scored", "skipped"])
-        self.assertIn("less than 24 hours ago", results[2]["message"])
+        self.assertIn("less than 24 hours before or after this event", results[2]["message"])
         (later,) = self.results(self.event("w-4"))
         self.assertEqual(later["status"], "skipped")
         self.webinar.write({"cooldown_hours": 0, "max_points": 40})

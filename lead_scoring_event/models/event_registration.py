@@ -1,5 +1,4 @@
 from odoo import api, models
-from odoo.tools import email_normalize
 
 # Registration states that mean "registered" (an attendee is registered too).
 REGISTERED_STATES = ("open", "done")
@@ -64,38 +63,3 @@ class EventRegistration(models.Model):
                 and (not type_ids or registration.event_id.event_type_id.id in type_ids)
             )
         )
-
-    def _lead_scoring_contacts(self):
-        """``{registration id: partner id}``: the contact of each registration,
-        its ``partner_id``, else the first active contact (by id) with its
-        normalized e-mail address; found in two queries whatever their
-        number. No contact is created."""
-        contacts = {
-            registration.id: registration.partner_id.id
-            for registration in self
-            if registration.partner_id
-        }
-        emails = {
-            registration.id: email_normalize(registration.email or "")
-            for registration in self
-            if registration.id not in contacts
-        }
-        emails = {registration_id: email for registration_id, email in emails.items() if email}
-        if emails:
-            first = dict(
-                self.env["res.partner"]
-                .sudo()
-                ._read_group(
-                    [("email_normalized", "in", list(set(emails.values())))],
-                    ["email_normalized"],
-                    ["id:min"],
-                )
-            )
-            contacts.update(
-                {
-                    registration_id: first[email]
-                    for registration_id, email in emails.items()
-                    if email in first
-                }
-            )
-        return contacts

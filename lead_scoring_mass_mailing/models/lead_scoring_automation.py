@@ -1,6 +1,8 @@
 from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 
+from odoo.addons.lead_scoring.award import Award
+
 # Automations-tab triggers fired by Email Marketing's own tracking.
 MAILING_TRIGGERS = [
     ("mailing_open", "Email opened"),
@@ -10,6 +12,12 @@ MAILING_TRIGGERS = [
     ("mailing_unsubscribe", "Unsubscribed"),
 ]
 MAILING_TRIGGER_KEYS = frozenset(dict(MAILING_TRIGGERS))
+# The trace's date of an event: the award is dated then (else now).
+TRIGGER_DATES = {
+    "mailing_open": "open_datetime",
+    "mailing_click": "links_click_datetime",
+    "mailing_reply": "reply_datetime",
+}
 # Fields of a line that _mailing_line_filters caches.
 LINE_FILTER_FIELDS = {"trigger", "active", "mailing_ids", "mailing_list_ids"}
 
@@ -103,3 +111,35 @@ class LeadScoringAutomation(models.Model):
             (line.id, frozenset(line.mailing_ids.ids), frozenset(line.mailing_list_ids.ids))
             for line in lines
         )
+
+    def _mailing_award(self, trigger, traces, events):
+        """Award this line's points for ``traces`` (of one call of the
+        tracking): each event once per recipient (``lead.scoring.mailing.event``),
+        dated at the trace, through the one award path.
+
+        :param events: ``{trace id: (mailing id, link id, list id)}``
+        :return: ``{target_id: points written}``
+        """
+        self.ensure_one()
+        line = self.sudo()
+        if not (line.active and line.model_id.active and line.action_id):
+            return {}
+        traces = traces.filtered_domain(line._filter_domain_list())
+        action = line.action_id
+        targets = action._lead_scoring_scored_records(traces, line.model_id)
+        first = (
+            self.env["lead.scoring.mailing.event"].sudo()._claim(action, trigger, targets, events)
+        )
+        now = fields.Datetime.now()
+        date_field = TRIGGER_DATES.get(trigger)
+        awards = [
+            Award(
+                targets[trace.id],
+                min((date_field and trace[date_field]) or now, now),
+                action._lead_scoring_trace_reason(trace, *events[trace.id][1:]),
+                key=trace.id,
+            )
+            for trace in traces
+            if trace.id in first
+        ]
+        return action._lead_scoring_award(awards)

@@ -3,8 +3,6 @@ from collections import defaultdict
 from odoo import api, models
 from odoo.tools import email_normalize
 
-from .ir_actions_server import MAILING_EVENTS
-
 
 class MailingTrace(models.Model):
     """Hooks in Email Marketing's own tracking: each trace that really
@@ -43,8 +41,8 @@ class MailingTrace(models.Model):
 
     def _lead_scoring_track(self, trigger, links=None, lists=None):
         """Fire the automation lines of ``trigger`` on these traces, one event
-        each (an event already counted for the same recipient is skipped by
-        the action, see ``lead.scoring.mailing.event``).
+        each (an event already counted for the same recipient is skipped,
+        see ``lead.scoring.mailing.event``), through the award path.
 
         :param links: ``{trace id: link.tracker id}``: clicks count per link
         :param lists: ``{trace id: mailing.list id}``: opt-outs count per list
@@ -64,11 +62,10 @@ class MailingTrace(models.Model):
             )
             for trace in traces
         }
-        context = {MAILING_EVENTS: (trigger, events)}
         for line_id, mailing_ids, list_ids in line_filters:
             line_traces = traces._lead_scoring_limited_to(mailing_ids, list_ids, lists)
             if line_traces:
-                Automation.browse(line_id).with_context(**context)._fire(line_traces)
+                Automation.browse(line_id)._mailing_award(trigger, line_traces, events)
 
     def _lead_scoring_limited_to(self, mailing_ids, list_ids, lists):
         """These traces, limited to the mailings ``mailing_ids`` and to mailings

@@ -12,3 +12,10 @@ class ResPartner(models.Model):
         if record._name == "mailing.trace":
             return self.browse(record._lead_scoring_targets(self._name).get(record.id))
         return super()._lead_scoring_find_target(record)
+
+    @api.model
+    def _lead_scoring_find_targets(self, records):
+        # All the traces at once (a mailing's opens come by the thousand).
+        if records._name == "mailing.trace":
+            return records._lead_scoring_targets(self._name)
+        return super()._lead_scoring_find_targets(records)

@@ -5,7 +5,7 @@ from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
-from odoo.addons.lead_scoring.models.lead_scoring_rule import expire_date_from
+from odoo.addons.lead_scoring.award import Award
 
 from ..url_patterns import page_path, path_matches, url_prefilter
 
@@ -207,15 +207,8 @@ class LeadScoringAutomation(models.Model):
             targets,
         )
         if awards:
-            action = self.action_id
-            self.env["lead.scoring.point"].sudo()._add_points(
-                self.model_id,
-                awards,
-                "action",
-                expire_after=action.score_expire_after,
-                expire_unit=action.score_expire_unit or "months",
-                action=action,
-            )
+            # The one award path: cooldown around each visit, cap, expiry from it.
+            self.action_id._lead_scoring_award(awards)
 
     def _views_start(self):
         return self.views_since or datetime.min
@@ -342,69 +335,17 @@ class LeadScoringAutomation(models.Model):
         return result
 
     def _page_view_awards(self, views, targets):
-        """``[(target id, points, reason, date)]`` for the fired ``views``
-        within the points' expiry, after the action's cooldown (between award
-        dates) and cap."""
-        action = self.action_id
-        now = fields.Datetime.now()
-        awards = []
-        candidates = []
+        """One award per fired view of ``views``, dated at the visit (never
+        later than now: the database clock may run ahead)."""
         # Now to the second (fields.Datetime.now() drops the microseconds a
         # view made this very second still has).
-        latest = now + timedelta(seconds=1)
-        for view in views:
-            # Dated at the visit, never later than now (the database clock may run ahead).
-            date = min(view.date, latest)
-            expire_date = expire_date_from(
-                date, action.score_expire_after, action.score_expire_unit or "months"
+        latest = fields.Datetime.now() + timedelta(seconds=1)
+        return [
+            Award(
+                targets[view.visitor_id],
+                min(view.date, latest),
+                f"{self.name}: {view.path}",
+                key=view.track_id,
             )
-            if not expire_date or expire_date > now:
-                candidates.append((view, date))
-        if not candidates:
-            return awards
-        cooldown = timedelta(hours=action.score_cooldown_hours)
-        history = self._award_history(
-            {targets[view.visitor_id] for view, _date in candidates},
-            min(date for _view, date in candidates) - cooldown,
-        )
-        for view, date in candidates:
-            target_id = targets[view.visitor_id]
-            dates, held = history.get(target_id, ([], 0.0))
-            if action.score_cooldown_hours and any(abs(date - other) < cooldown for other in dates):
-                continue
-            points = action._lead_scoring_capped(held)
-            if not points:
-                continue
-            history[target_id] = ([*dates, date], held + points)
-            awards.append((target_id, points, f"{self.name}: {view.path}", date))
-        return awards
-
-    def _award_history(self, target_ids, since):
-        """``{target id: ([dates of this action's lines since ``since``], live
-        points held from it)}``, for the cooldown and the cap (one query; none
-        without either)."""
-        action = self.action_id
-        if not (action.score_cooldown_hours or action.score_max_points):
-            return {}
-        column = SQL.identifier(self.model_id._target_column())
-        self.env["lead.scoring.point"].flush_model()
-        self.env.cr.execute(
-            SQL(
-                """
-                SELECT %(column)s,
-                       COALESCE(array_agg(date) FILTER (WHERE date >= %(since)s), '{}'),
-                       COALESCE(SUM(points) FILTER (
-                           WHERE closed_date IS NULL
-                             AND (expire_date IS NULL OR expire_date > %(now)s)), 0)
-                  FROM lead_scoring_point
-                 WHERE action_id = %(action)s AND %(column)s = ANY(%(targets)s)
-                 GROUP BY %(column)s
-                """,
-                column=column,
-                since=since,
-                now=fields.Datetime.now(),
-                action=action.id,
-                targets=list(target_ids),
-            )
-        )
-        return {target_id: (dates, held) for target_id, dates, held in self.env.cr.fetchall()}
+            for view in views
+        ]
