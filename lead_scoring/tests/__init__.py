@@ -30,3 +30,4 @@ from . import test_api_parsing
 from . import test_model_versions
 from . import test_model_preview
 from . import test_scoring_lab_schedule
+from . import test_plan
