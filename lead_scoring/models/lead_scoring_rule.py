@@ -1,4 +1,3 @@
-import logging
 import math
 from collections import defaultdict
 
@@ -12,8 +11,6 @@ from odoo.tools import SQL, sql
 from ..domains import domain_error, parse_domain
 from ..engine import evaluation, id_range_sql, rule_diff_sql
 from ..engine.evaluation import ALWAYS_WATCHED, DOMAIN_ERRORS
-
-_logger = logging.getLogger(__name__)
 
 EXPIRE_UNITS = [("days", "Days"), ("weeks", "Weeks"), ("months", "Months")]
 
