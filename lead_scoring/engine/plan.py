@@ -151,6 +151,9 @@ class Step:
     def _run_take_changes(self, _id_range):
         models = self.plan.target_models(self.target)
         self._recompute._take_changes(self.target, models)
+        if self.plan.split:
+            # Before the rules run side by side (each would mark it): once for all.
+            evaluation.mark_new_rules_dirty(models.rule_ids.filtered("active"))
 
     def _live_rules(self):
         """The step's rules still active in an active model: one archived

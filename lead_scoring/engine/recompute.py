@@ -11,8 +11,6 @@ import time
 from odoo import fields
 from odoo.tools import SQL
 
-from . import evaluation
-
 _logger = logging.getLogger(__name__)
 
 # pg_advisory_lock key that keeps two recomputes of one database apart ("LSRC").
@@ -135,8 +133,6 @@ class Recompute:
                 total,
             )
             scoring_models.rule_ids.write({"date_full_evaluation": False})
-        # Before the rules run (side by side in jobs): once for all of them.
-        evaluation.mark_new_rules_dirty(scoring_models.rule_ids.filtered("active"))
 
     def _refresh_model(self, scoring_model):
         """Refresh the scores whose ledger changed, and the primary score of
