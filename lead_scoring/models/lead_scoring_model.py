@@ -1,6 +1,5 @@
 import json
 import logging
-import math
 
 from markupsafe import Markup
 
@@ -11,8 +10,6 @@ from odoo.tools import SQL
 
 from ..domains import domain_error, is_empty, parse_domain
 from ..engine import (
-    FULL_EVALUATION_INTERVAL,
-    SAFETY_NET_SLICES,
     Recompute,
     find_targets,
     registered_targets,
@@ -1183,54 +1180,6 @@ class LeadScoringModel(models.Model):
         if self.env.context.get("lead_scoring_engine"):
             return False
         return Recompute(self, full=full).run(commit=commit)
-
-    def _safety_net_range(self, now):
-        """The id range ``(low, high)`` of the records this run evaluates again
-        for the daily safety net (see ``lead.scoring.rule._evaluate``), or None.
-
-        A pass covers the ids in ``SAFETY_NET_SLICES`` slices, one due every
-        day / slices after the pass started (every 4 hours): no run pays for
-        the whole table, and since a slice's scans of related tables (a
-        customer's country, tags) cost the same whatever its size, a few
-        slices cost less than one per run. Slices due meanwhile (runs missed,
-        a daily schedule) are taken together; the last completes the pass and
-        starts the next.
-        """
-        self.ensure_one()
-        start, reached = self.date_safety_net, self.safety_net_id
-        if not start:
-            # The rules were just evaluated in full: the first pass starts now.
-            self._mark_safety_net(now, 0)
-            return None
-        due = min(SAFETY_NET_SLICES, (now - start) * SAFETY_NET_SLICES // FULL_EVALUATION_INTERVAL)
-        if due <= 0:
-            return None
-        self.env.cr.execute(
-            SQL("SELECT max(id) FROM %s", SQL.identifier(self._target_records()._table))
-        )
-        last_id = self.env.cr.fetchone()[0] or 0
-        if due == SAFETY_NET_SLICES:
-            self._mark_safety_net(now, 0)
-            return (reached + 1, last_id + 1) if reached < last_id else None
-        high = math.ceil(last_id * due / SAFETY_NET_SLICES)
-        if high <= reached:
-            return None
-        self._mark_safety_net(start, high)
-        return reached + 1, high + 1
-
-    def _mark_safety_net(self, start, reached):
-        """Record where the safety net's pass is; in SQL: a technical mark
-        that no one tracks or watches."""
-        self.env.cr.execute(
-            SQL(
-                "UPDATE lead_scoring_model SET date_safety_net = %s, safety_net_id = %s"
-                " WHERE id = %s",
-                start,
-                reached,
-                self.id,
-            )
-        )
-        self.invalidate_recordset(["date_safety_net", "safety_net_id"])
 
     @api.model
     def _mark_scores_dirty(self, model_ids):

@@ -1,8 +1,6 @@
-import logging
 import math
 from collections import defaultdict
 
-import psycopg2
 from dateutil.relativedelta import relativedelta
 
 from odoo import api, fields, models, tools
@@ -11,23 +9,13 @@ from odoo.osv import expression
 from odoo.tools import SQL, sql
 
 from ..domains import domain_error, parse_domain
-from ..engine import ROLLUP_WATCHED, id_range_sql, rule_diff_sql
-
-_logger = logging.getLogger(__name__)
-
-# What a domain that stopped fitting the data raises (unknown field, wrong type).
-# Anything else (a cancelled statement, a serialization failure) is not the
-# rule's fault and must stop the run rather than leave the rule's lines stale.
-DOMAIN_ERRORS = (ValueError, KeyError, TypeError, psycopg2.ProgrammingError, psycopg2.DataError)
+from ..engine import evaluation, id_range_sql, rule_diff_sql
+from ..engine.evaluation import ALWAYS_WATCHED, DOMAIN_ERRORS
 
 EXPIRE_UNITS = [("days", "Days"), ("weeks", "Weeks"), ("months", "Months")]
 
 # Operators whose result depends on other records than the one tested.
 RELATIONAL_OPERATORS = {"child_of", "parent_of", "any", "not any"}
-
-# Fields whose change matters to every rule: archived records match no rule,
-# and a scoring model of a company scores that company's records only.
-ALWAYS_WATCHED = ("active", "company_id")
 
 
 def make_watching_modified():
@@ -105,6 +93,13 @@ class LeadScoringRule(models.Model):
         "was last evaluated on every record. While it stays the same, a recompute "
         "evaluates the rule on the records changed since the last run only.",
     )
+    split_domain = fields.Char(
+        readonly=True,
+        copy=False,
+        help="Technical: the domain, as evaluated, while the rule is evaluated on every "
+        "record in parts by id range (background jobs); the rule counts as evaluated "
+        "once every part is done.",
+    )
     date_full_evaluation = fields.Datetime(
         "Last Full Evaluation",
         readonly=True,
@@ -179,7 +174,9 @@ class LeadScoringRule(models.Model):
             self._close_open_lines()
         if {"active", "model_id"} & vals.keys():
             # Record changes made while archived (or in the other model) went unseen.
-            vals = dict(vals, evaluated_domain=False, date_full_evaluation=False)
+            vals = dict(
+                vals, evaluated_domain=False, split_domain=False, date_full_evaluation=False
+            )
         res = super().write(vals)
         if {"domain", "active", "model_id"} & vals.keys():
             self._update_watched_models()
@@ -282,182 +279,9 @@ class LeadScoringRule(models.Model):
         return self.env._("Rule: %(rule)s", rule=self.name)
 
     def _evaluate(self, now, id_range=None):
-        """Diff each rule against its open lines: open a line for each record
-        that started matching, close the line of each that stopped.
-
-        The rules of a scoring model evaluated on every record this run are
-        diffed together, in one statement (``_evaluate_together``); the others
-        one by one, on the records changed since the last run when that gives
-        the same result (see ``_needs_full_evaluation``), and then together on
-        the slice of records the daily safety net is at
-        (``_evaluate_safety_net``). A rule whose domain no longer evaluates (a
-        field was removed, a module uninstalled) is logged and left alone: one
-        broken rule cannot stop the others.
-
-        :param id_range: ``(low, high)``: one part of a full evaluation split
-            by id (``engine.rule_diff_sql``), every record of the part evaluated.
-            The caller marks the rule evaluated once every part is done
-            (``date_full_evaluation``, ``evaluated_domain``): a part that
-            fails clears ``evaluated_domain`` so that it cannot.
-        """
-        needs = self._evaluation_needs(id_range)
-        alone = self
-        for rules, domains in self._evaluation_groups(needs, full=True):
-            if rules._evaluate_together(domains, now, id_range):
-                alone -= rules
-        for rule in alone:
-            try:
-                with self.env.cr.savepoint(flush=False):
-                    counts = rule._evaluate_one(now, id_range)
-            except DOMAIN_ERRORS:
-                _logger.exception(
-                    "Lead scoring: rule %s (%s) skipped, its domain cannot be evaluated",
-                    rule.id,
-                    rule.name,
-                )
-                # It missed this run's changes: evaluate it in full once it works again.
-                rule.date_full_evaluation = False
-                if id_range is not None:
-                    rule.evaluated_domain = False
-                continue
-            if counts:
-                _logger.debug(
-                    "Lead scoring: rule %s (%s) opened %d and closed %d lines",
-                    rule.id,
-                    "all records" if counts[2] is None else f"{len(counts[2])} changed records",
-                    counts[1],
-                    counts[0],
-                )
-        if id_range is None:
-            for rules, domains in self._evaluation_groups(needs, full=False):
-                rules._evaluate_safety_net(domains, now)
-
-    def _evaluation_needs(self, id_range=None):
-        """``{rule: (match domain, evaluated on every record)}`` for this run,
-        of the rules whose domain can be built (``_evaluate_one`` logs the others)."""
-        needs = {}
-        for rule in self:
-            try:
-                domain = rule._match_domain()
-                full = id_range is not None or rule._needs_full_evaluation(
-                    domain, rule._fields_read(domain)
-                )
-            except DOMAIN_ERRORS:
-                continue
-            needs[rule] = (domain, full)
-        return needs
-
-    def _evaluation_groups(self, needs, full):
-        """``[(rules, {rule: domain})]``: per scoring model, its rules evaluated
-        on every record this run (``full``), when there are at least two, or
-        those evaluated on the changed records only (not ``full``).
-
-        One statement for all the rules of a model costs the scans of one
-        statement per rule, but diffs and inserts their lines in one pass, in
-        record order, and commits once (a fifth less time for a model's first
-        run, see the benchmarks)."""
-        groups = []
-        for rules in self.grouped("model_id").values():
-            domains = {
-                rule: needs[rule][0] for rule in rules if rule in needs and needs[rule][1] == full
-            }
-            # A single rule evaluated in full goes alone: the same statement.
-            if len(domains) >= (2 if full else 1):
-                groups.append((rules.browse([rule.id for rule in domains]), domains))
-        return groups
-
-    def _evaluate_together(self, domains, now, id_range=None):
-        """Diff these rules (of one scoring model) on every record in one
-        statement; return False when a domain fails in the database, which
-        leaves them to be evaluated one by one (and the broken one logged).
-
-        :param domains: ``{rule: its match domain}``
-        """
-        if not all(rule.date_full_evaluation for rule in self):
-            self.model_id._mark_scores_dirty(self.model_id.ids)
-        counts = self._diff_together(domains, now, id_range)
-        if counts is None:
-            _logger.info(
-                "Lead scoring: rules %s cannot be evaluated together, one by one instead",
-                self.ids,
-            )
-            return False
-        if id_range is None:
-            for rule in self:
-                rule.write({"evaluated_domain": repr(domains[rule]), "date_full_evaluation": now})
-        _logger.debug(
-            "Lead scoring: rules %s evaluated together closed %d and opened %d lines",
-            self.ids,
-            *counts,
-        )
-        return True
-
-    def _evaluate_safety_net(self, domains, now):
-        """Evaluate these rules (of one scoring model, evaluated on the changed
-        records only) again on every record of the slice the model's daily
-        safety net is at (``lead.scoring.model._safety_net_range``): what
-        changed behind the ORM's back (an SQL import) is scored within a day.
-        When they fail together, each rule alone: the broken one is skipped
-        (its own evaluation logs it).
-
-        :param domains: ``{rule: its match domain}``
-        """
-        id_range = self.model_id._safety_net_range(now)
-        if not id_range:
-            return
-        results = [self._diff_together(domains, now, id_range)]
-        if results[0] is None and len(self) > 1:
-            results = [rule._diff_together({rule: domains[rule]}, now, id_range) for rule in self]
-        closed = sum(counts[0] for counts in results if counts)
-        opened = sum(counts[1] for counts in results if counts)
-        if closed or opened:
-            _logger.info(
-                "Lead scoring: the safety net of rules %s opened %d and closed %d lines "
-                "of records changed behind the ORM (ids %d to %d)",
-                self.ids,
-                opened,
-                closed,
-                id_range[0],
-                id_range[1] - 1,
-            )
-
-    def _diff_together(self, domains, now, id_range=None):
-        """Run the diff statement of these rules (``_diff_sql``, every record
-        of ``id_range``): ``(closed, opened)``, or None when a domain fails in
-        the database (the statement is rolled back)."""
-        try:
-            with self.env.cr.savepoint(flush=False):
-                self.env.cr.execute(self._diff_sql(domains, now, id_range=id_range))
-                return self.env.cr.fetchone()
-        except DOMAIN_ERRORS:
-            return None
-
-    def _evaluate_one(self, now, id_range=None):
-        """:return: ``(closed, opened, evaluated ids or None for all)``, or
-        None when none of the fields the rule reads changed since the last run
-
-        :param id_range: evaluate every record with an id in ``(low, high)``,
-            and leave marking the full evaluation to the caller (see ``_evaluate``)
-        """
-        domain = self._match_domain()
-        changed_ids = None
-        if id_range is None:
-            fields_read = self._fields_read(domain)
-            if not self._needs_full_evaluation(domain, fields_read):
-                changed_ids = self.env["lead.scoring.change"]._taken_ids(
-                    self.model_id.target, fields_read | set(ALWAYS_WATCHED)
-                )
-                if not changed_ids:
-                    return None
-        if not self.date_full_evaluation:
-            # A new rule touches many records: one refresh of the whole
-            # model beats queueing each of its scores.
-            self.model_id._mark_scores_dirty(self.model_id.ids)
-        self.env.cr.execute(self._diff_sql({self: domain}, now, changed_ids, id_range))
-        closed, opened = self.env.cr.fetchone()
-        if changed_ids is None and id_range is None:
-            self.write({"evaluated_domain": repr(domain), "date_full_evaluation": now})
-        return closed, opened, changed_ids
+        """Evaluate these rules now (see ``engine.evaluation.evaluate``): the
+        engine's steps do so; publishing a draft does too."""
+        evaluation.evaluate(self, now, id_range)
 
     def _needs_full_evaluation(self, domain, fields_read):
         """Whether the rule must be evaluated on every record this run.
@@ -590,7 +414,9 @@ class LeadScoringRule(models.Model):
             .search([("rollup", "!=", "none"), ("state", "=", "live")])
         )
         for target in set(rollups.mapped("target")):
-            watched[target].update(ROLLUP_WATCHED)
+            # The fields a roll-up reads besides the scores (res.partner says which).
+            records = self.env["lead.scoring.model"]._target_records_for(target)
+            watched[target].update(getattr(records, "_lead_scoring_rollup_watched", ()))
         for target, records, domain in domains:
             try:
                 found = self._triggers_of(records, domain()) or ()

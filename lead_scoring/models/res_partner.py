@@ -2,7 +2,7 @@ from odoo import api, fields, models
 from odoo.tools import SQL, email_normalize
 from odoo.tools.translate import LazyTranslate
 
-from ..engine import closed_opportunities_sql, lead_grade_changes_sql
+from ..engine import band_sql, closed_opportunities_sql, restrict_sql
 
 _lt = LazyTranslate(__name__)
 
@@ -11,6 +11,88 @@ FIT_MODEL_PARAM = "lead_scoring.fit_model_id"
 ENGAGEMENT_MODEL_PARAM = "lead_scoring.engagement_model_id"
 # Fields of another model that lead to its contact (see _lead_scoring_find_targets).
 RECORD_FIELDS = {"partner_id", "res_id", "email_normalized", "email_from", "email"}
+
+# Contact fields a roll-up depends on besides its contacts' scores, and how
+# many levels of companies of companies it follows.
+ROLLUP_WATCHED = ("parent_id", "is_company")
+ROLLUP_MAX_DEPTH = 5
+
+ROLLUP_AGGREGATES = {"sum": "SUM", "max": "MAX", "average": "AVG"}
+
+
+def rollup_sql(scoring_model, company_ids):
+    """One statement that sets the roll-up part of these companies' scores
+    (the aggregate of the scores of their active contacts, 0 for a contact
+    without one) and returns the companies whose part changed."""
+    return SQL(
+        """
+        WITH companies AS (
+            SELECT p.id FROM res_partner p WHERE p.id = ANY(%(companies)s) AND p.is_company
+        ), aggregated AS (
+            SELECT c.id, COALESCE(%(aggregate)s(COALESCE(s.score, 0.0)), 0.0) AS rollup
+              FROM companies c
+              LEFT JOIN res_partner child ON child.parent_id = c.id AND child.active
+              LEFT JOIN lead_scoring_score s
+                     ON s.model_id = %(model)s AND s.partner_id = child.id
+             GROUP BY c.id
+        )
+        INSERT INTO lead_scoring_score AS s (model_id, partner_id, score, rollup_score)
+        SELECT %(model)s, aggregated.id, 0.0, ROUND(aggregated.rollup::numeric, 4)::float8
+          FROM aggregated
+        ON CONFLICT (model_id, partner_id) DO UPDATE
+           SET rollup_score = EXCLUDED.rollup_score
+         WHERE s.rollup_score IS DISTINCT FROM EXCLUDED.rollup_score
+        RETURNING s.partner_id
+        """,
+        companies=list(company_ids),
+        aggregate=SQL(ROLLUP_AGGREGATES[scoring_model.rollup]),
+        model=scoring_model.id,
+    )
+
+
+def rollup_companies_sql(partner_ids):
+    """The companies whose roll-up these contacts feed: their parents, and
+    those of them that are companies themselves."""
+    return SQL(
+        """
+        SELECT p.parent_id FROM res_partner p
+         WHERE p.id = ANY(%(ids)s) AND p.parent_id IS NOT NULL
+         UNION
+        SELECT p.id FROM res_partner p WHERE p.id = ANY(%(ids)s) AND p.is_company
+        """,
+        ids=list(partner_ids),
+    )
+
+
+def lead_grade_changes_sql(fit_model_id, engagement_model_id, partner_ids=None):
+    """``(grade, ids)`` per value: the contacts whose lead grade differs from
+    the one stored. The grade is the code of the fit band followed by the code
+    of the engagement band (a model without a score for the contact counts
+    its score as 0); contacts scored by neither model, or bands without a
+    code, give no grade."""
+    return SQL(
+        """
+        SELECT new_grade, array_agg(id ORDER BY id) FROM (
+            SELECT t.id, t.lead_grade,
+                   CASE WHEN fs.id IS NOT NULL OR es.id IS NOT NULL
+                        THEN fb.code || eb.code END AS new_grade
+              FROM res_partner t
+              LEFT JOIN lead_scoring_score fs ON fs.model_id = %(fit)s AND fs.partner_id = t.id
+              LEFT JOIN lead_scoring_score es
+                     ON es.model_id = %(engagement)s AND es.partner_id = t.id
+              LEFT JOIN lead_scoring_band fb ON fb.id = %(fit_band)s
+              LEFT JOIN lead_scoring_band eb ON eb.id = %(engagement_band)s
+             WHERE TRUE %(restrict)s
+        ) grades
+         WHERE new_grade IS DISTINCT FROM lead_grade
+         GROUP BY new_grade
+        """,
+        fit=fit_model_id,
+        engagement=engagement_model_id,
+        fit_band=band_sql(fit_model_id, SQL("COALESCE(fs.score, 0.0)")),
+        engagement_band=band_sql(engagement_model_id, SQL("COALESCE(es.score, 0.0)")),
+        restrict=restrict_sql(SQL("t.id"), partner_ids),
+    )
 
 
 class ResPartner(models.Model):
@@ -22,6 +104,8 @@ class ResPartner(models.Model):
     _lead_scoring_score_field = "contact_score"
     _lead_scoring_band_field = "contact_band_id"
     _lead_scoring_sequence = 10
+    # Contact fields a roll-up reads besides the scores (the change tracking watches them).
+    _lead_scoring_rollup_watched = ROLLUP_WATCHED
 
     contact_score = fields.Float(
         readonly=True,
@@ -180,6 +264,43 @@ class ResPartner(models.Model):
             # run rolls them up into the contacts' companies.
             self.sudo().browse(target_ids).parent_id._lead_scoring_record_change({"child_ids"})
         return res
+
+    @api.model
+    def _lead_scoring_refresh_rollup(self, scoring_model, now, changed_ids, every_company=False):
+        """Roll the scores of contacts up into their companies' scores (a
+        scoring model with a roll-up, after its refresh): the companies of
+        the contacts whose score changed or that were saved (moved, archived;
+        their former company is queued when they move), or ``every_company``,
+        level by level up a hierarchy of companies.
+
+        :return: ``{company id: (score, band id)}`` of the totals that changed
+        """
+        cr = self.env.cr
+        scores = self.env["lead.scoring.score"]
+        if every_company:
+            cr.execute(SQL("SELECT id FROM res_partner WHERE is_company"))
+        else:
+            saved = self.env["lead.scoring.change"]._taken_ids(
+                "contact", {*ROLLUP_WATCHED, "active", "child_ids"}
+            )
+            cr.execute(rollup_companies_sql(set(changed_ids) | set(saved)))
+        company_ids = {row[0] for row in cr.fetchall()}
+        changed = {}
+        for _level in range(ROLLUP_MAX_DEPTH):
+            if not company_ids:
+                break
+            scores.flush_model()
+            cr.execute(rollup_sql(scoring_model, company_ids))
+            moved = [row[0] for row in cr.fetchall()]
+            scores.invalidate_model(["rollup_score"])
+            totals = scores._refresh_scores(scoring_model, now, moved) if moved else {}
+            self._lead_scoring_sync_primary_score(target_ids=list(totals))
+            changed.update(totals)
+            if not totals:
+                break
+            cr.execute(rollup_companies_sql(set(totals)))
+            company_ids = {row[0] for row in cr.fetchall()} - set(totals)
+        return changed
 
     @api.model
     def _lead_scoring_grade_models(self):

@@ -31,3 +31,4 @@ from . import test_model_versions
 from . import test_model_preview
 from . import test_scoring_lab_schedule
 from . import test_award_path
+from . import test_plan

@@ -5,6 +5,7 @@ from freezegun import freeze_time
 
 from odoo.tools import SQL, mute_logger
 
+from ..engine import evaluation
 from .common import LeadScoringCase, watch_rule_statements
 
 TWO_DAYS = {"expire_after": 2, "expire_unit": "days"}
@@ -63,14 +64,14 @@ class TestEvaluateTogether(LeadScoringCase):
 
     def rule_by_rule(self, full=False):
         """Recompute with one statement per rule, the ledger and scores it leaves."""
-        evaluation_groups = self.rule_class._evaluation_groups
+        evaluation_groups = evaluation.evaluation_groups
 
         def full_ones_alone(rules, needs, full):
             return [] if full else evaluation_groups(rules, needs, full)
 
         with (
             self.env.cr.savepoint() as savepoint,
-            patch.object(self.rule_class, "_evaluation_groups", full_ones_alone),
+            patch.object(evaluation, "evaluation_groups", full_ones_alone),
         ):
             self.profiel._recompute_scores(full=full) if full else self.recompute()
             result = self.ledger(), self.scores()
@@ -156,7 +157,7 @@ class TestEvaluateTogether(LeadScoringCase):
         self.env.invalidate_all()
         with (
             mute_logger("odoo.sql_db"),
-            self.assertLogs("odoo.addons.lead_scoring.models.lead_scoring_rule") as logs,
+            self.assertLogs("odoo.addons.lead_scoring.engine.evaluation") as logs,
         ):
             together, alone = self.recompute_watching()
         self.assertEqual(together, [self.profiel.rule_ids], "tried together first")

@@ -269,8 +269,8 @@ class TestIncrementalRecompute(LeadScoringCase):
         self.anna.country_id = self.nl  # saved, still matching
         self.env.cr.execute(SQL("ANALYZE res_partner"))  # the share is of the estimated size
         with (
-            patch.object(lead_scoring_engine, "FULL_EVALUATION_MIN_CHANGES", 1),
-            patch.object(lead_scoring_engine, "FULL_EVALUATION_SHARE", 0.01),
+            patch.object(lead_scoring_engine.recompute, "FULL_EVALUATION_MIN_CHANGES", 1),
+            patch.object(lead_scoring_engine.recompute, "FULL_EVALUATION_SHARE", 0.01),
         ):
             self.recompute()
         self.assertEqual(self.scores(), [20.0, 20.0, 20.0], "Bram too: all were evaluated")

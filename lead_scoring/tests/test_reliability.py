@@ -264,7 +264,7 @@ class TestCrashAndBadInput(LeadScoringCase):
         )
         self.env.invalidate_all()
         self.bram.country_id = self.us
-        with self.assertLogs("odoo.addons.lead_scoring.models.lead_scoring_rule", "ERROR") as logs:
+        with self.assertLogs("odoo.addons.lead_scoring.engine.evaluation", "ERROR") as logs:
             self.recompute()
         self.assertIn("skipped", logs.output[0])
         self.assertTrue(kept.is_live and not kept.closed_date, "its lines are left alone")

@@ -7,11 +7,10 @@ from odoo import api, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL, str2bool
 
-from odoo.addons.lead_scoring.engine import RECOMPUTE_LOCK_KEY, Recompute, registered_targets
-from odoo.addons.lead_scoring.models.lead_scoring_rule import DOMAIN_ERRORS
+from odoo.addons.lead_scoring.engine import RECOMPUTE_LOCK_KEY, Plan
 from odoo.addons.queue_job.exception import RetryableJobError
 
-from ..recompute_graph import SPLIT_EVALUATION_PREFIX, RecomputeGraph, split_evaluation_mark
+from ..recompute_graph import RecomputeGraph
 
 _logger = logging.getLogger(__name__)
 
@@ -19,7 +18,7 @@ _logger = logging.getLogger(__name__)
 # at install) or run the engine in the cron's worker as without this addon.
 USE_JOBS_PARAM = "lead_scoring_queue_job.use_jobs"
 
-# The job methods, each one or a few steps of the engine (see recompute_graph).
+# The job methods, each one step of the engine's plan (see recompute_graph).
 JOB_METHODS = (
     "_job_take_changes",
     "_job_evaluate_range",
@@ -139,12 +138,13 @@ class LeadScoringModel(models.Model):
         return jobs - abandoned, abandoned
 
     # ------------------------------------------------------------------
-    # Jobs: each runs one or a few steps of the engine
+    # Jobs: each runs one step of the engine's plan
     # ------------------------------------------------------------------
 
     @contextmanager
-    def _job_recompute(self, now=None, full=False, shared=False):
-        """The engine's run of these scoring models, for one job.
+    def _job_plan(self, now=None, full=False, shared=False):
+        """The engine's plan of a run of these scoring models, for one job
+        to run one of its steps (``Plan.step``).
 
         Holds for the job's transaction a share of the database's recompute
         lock (so that the engine running in a cron, ``Recompute.run``, and
@@ -171,12 +171,10 @@ class LeadScoringModel(models.Model):
                 seconds=LOCK_RETRY_SECONDS,
                 ignore_retry=True,
             )
-        recompute = Recompute(self.sudo(), full=full)
-        if now is not None:
-            recompute.now = now
+        plan = Plan(self.sudo(), full=full, split=True, now=now)
         try:
             self.env.flush_all()
-            yield recompute
+            yield plan
             self.env.flush_all()
             # As Recompute.run: the steps wrote in SQL behind the ORM's cache.
             self.env.invalidate_all()
@@ -185,98 +183,64 @@ class LeadScoringModel(models.Model):
                 f"Lead scoring: {error.pgerror or error}", seconds=CONCURRENCY_RETRY_SECONDS
             ) from error
 
+    def _run_model_step(self, plan, name, id_range=None, **step):
+        """Run step ``name`` of the plan for each active scoring model of the job."""
+        for scoring_model in plan.scoring_models.filtered("active"):
+            plan.step(name, scoring_model=scoring_model, **step).run(id_range)
+
     def _job_take_changes(self, target_key):
         """Take the records of the target saved since the last run."""
-        with self._job_recompute() as recompute:
-            target = registered_targets(self.env)[target_key]
-            recompute._take_changes(target, recompute.scoring_models)
-            if recompute.scoring_models.rule_ids.filtered(
-                lambda rule: rule.active and not rule.date_full_evaluation
-            ):
-                # As the first rule evaluated would, before rules run side by side.
-                self._mark_scores_dirty(self.ids)
+        with self._job_plan() as plan:
+            plan.step("take_changes", target_key=target_key).run()
 
     def _job_evaluate_range(self, rules, now, low, high):
         """Evaluate rules on the records of one id range (part of a full evaluation)."""
-        with self._job_recompute(now, full=True, shared=True) as recompute:
-            rules = self._rules_to_evaluate(rules, recompute)
-            rules._evaluate(recompute.now, id_range=(low, high))
+        with self._job_plan(now, full=True, shared=True) as plan:
+            self._run_model_step(plan, "evaluate", (low, high), rules=rules, splits=True)
 
     def _job_evaluate_rules(self, rules, now):
         """Evaluate rules on the records saved since the last run."""
-        with self._job_recompute(now, shared=True) as recompute:
-            self._rules_to_evaluate(rules, recompute)._evaluate(recompute.now)
-
-    def _rules_to_evaluate(self, rules, recompute):
-        """The rules still active in an active model: one archived since the
-        plan has its lines closed, which no job may reopen."""
-        return (
-            rules.exists()
-            .with_env(recompute.env)
-            .filtered(lambda rule: rule.active and rule.model_id.active)
-        )
+        with self._job_plan(now, shared=True) as plan:
+            self._run_model_step(plan, "evaluate_changed", rules=rules)
 
     def _job_refresh(self, now, full, split_rules, split=False):
-        """Mark the rules split into ranges as evaluated, then refresh the
-        scores, or complete their refresh done by range jobs (``split``)."""
-        with self._job_recompute(now, full=full) as recompute:
-            recompute._analyze_stale_tables()
-            self._finish_split_evaluations(split_rules.exists(), recompute.now)
-            for scoring_model in recompute.scoring_models.filtered("active"):
-                if split:
-                    recompute._finish_split_refresh(scoring_model)
-                else:
-                    recompute._refresh_model(scoring_model)
+        """Refresh the scores, or complete their refresh done by range jobs
+        (``split``), the rules evaluated by range marked evaluated first."""
+        with self._job_plan(now, full=full) as plan:
+            if split:
+                self._run_model_step(plan, "finish_refresh", rules=split_rules)
+            else:
+                self._run_model_step(plan, "refresh")
 
     def _job_refresh_range(self, now, full, low, high):
         """Refresh the scores of the records of one id range."""
-        with self._job_recompute(now, full=full, shared=True) as recompute:
-            for scoring_model in recompute.scoring_models.filtered("active"):
-                recompute._refresh_range(scoring_model, (low, high))
+        with self._job_plan(now, full=full, shared=True) as plan:
+            self._run_model_step(plan, "refresh", (low, high), splits=True)
 
     def _job_sync_primary_range(self, now, low, high):
         """Copy the primary scores of the records of one id range."""
-        with self._job_recompute(now, shared=True) as recompute:
-            for scoring_model in recompute.scoring_models.filtered("active"):
-                recompute._sync_primary_range(scoring_model, (low, high))
-
-    @api.model
-    def _finish_split_evaluations(self, rules, now):
-        """What ``_evaluate_one`` writes after a full evaluation, once every
-        range of the rule is done: not when a range failed (it cleared the
-        mark) or when the domain changed since the plan (a relative date
-        rolled over), since then the ranges did not evaluate one domain."""
-        for rule in rules.filtered(
-            lambda r: (r.evaluated_domain or "").startswith(SPLIT_EVALUATION_PREFIX)
-        ):
-            try:
-                domain = repr(rule._match_domain())
-            except DOMAIN_ERRORS:
-                continue  # broken since the plan: it stays to be evaluated in full
-            if rule.evaluated_domain == split_evaluation_mark(domain):
-                rule.write({"evaluated_domain": domain, "date_full_evaluation": now})
+        with self._job_plan(now, shared=True) as plan:
+            self._run_model_step(plan, "sync_primary", (low, high), splits=True)
 
     def _job_sync_primary_of_changed(self, target_key, full):
         """Copy the primary score of the records saved since the last run."""
-        with self._job_recompute(full=full) as recompute:
-            recompute._sync_primary_of_changed(registered_targets(self.env)[target_key])
+        with self._job_plan(full=full) as plan:
+            plan.step("sync_primary_of_changed", target_key=target_key).run()
 
     def _job_fire_thresholds(self):
         """Fire the thresholds crossed, re-arm the others."""
-        with self._job_recompute() as recompute:
-            recompute.scoring_models.threshold_ids._fire_thresholds()
+        with self._job_plan() as plan:
+            self._run_model_step(plan, "fire_thresholds")
 
     def _job_release_changes(self, target_key):
         """Forget the changes taken at the start of the run: every rule saw them."""
-        with self._job_recompute():
-            self.env["lead.scoring.change"]._release(target_key)
+        with self._job_plan() as plan:
+            plan.step("release_changes", target_key=target_key).run()
 
     def _job_sync_primary_scores(self):
         """Copy every primary score again where which scoring model gives it changed."""
-        with self._job_recompute() as recompute:
-            for target in registered_targets(self.env).values():
-                if target.key in recompute.scoring_models.mapped("target"):
-                    recompute._sync_primary_scores(target)
+        with self._job_plan() as plan:
+            plan.step("sync_primary_scores").run()
 
     # ------------------------------------------------------------------
     # Scheduled action

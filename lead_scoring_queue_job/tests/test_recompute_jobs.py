@@ -186,7 +186,7 @@ class TestRecomputeJobs(QueueJobCase):
 
         with (
             mock.patch.object(type(rule), "_diff_sql", broken_range),
-            mute_logger("odoo.addons.lead_scoring.models.lead_scoring_rule"),
+            mute_logger("odoo.addons.lead_scoring.engine.evaluation"),
         ):
             self.perform(trap)
         self.assertFalse(rule.date_full_evaluation)
