@@ -20,7 +20,7 @@ Unit-tested without a database by ``tests/test_award_path.py`` (``TestAwardMath`
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from dateutil.relativedelta import relativedelta
+from .expiry import expire_date_from
 
 # Why an award got no line (the events API words each one for its user).
 INACTIVE = "inactive"  # the scoring model is archived or a draft
@@ -81,9 +81,7 @@ class Policy:
 
     def expire_date(self, date):
         """Expiry of points earned at ``date`` (None: they never expire)."""
-        if not self.expire_after:
-            return None
-        return date + relativedelta(**{self.expire_unit or "months": self.expire_after})
+        return expire_date_from(date, self.expire_after, self.expire_unit) or None
 
     def capped(self, held):
         """The action's points, cut so that a record holds at most the cap."""

@@ -1,12 +1,18 @@
 """Domains that marketers write (rules, segments, grades): evaluated as data
 with Odoo's safe evaluation, never as code, and checked when saved."""
 
+import psycopg2
 from dateutil.relativedelta import relativedelta
 
 from odoo.fields import Date
 from odoo.osv import expression
 from odoo.tools import SQL
 from odoo.tools.safe_eval import datetime, safe_eval, time
+
+# What a domain that stopped fitting the data raises (unknown field, wrong type).
+# Anything else (a cancelled statement, a serialization failure) is not the
+# rule's fault and must stop the run rather than leave the rule's lines stale.
+DOMAIN_ERRORS = (ValueError, KeyError, TypeError, psycopg2.ProgrammingError, psycopg2.DataError)
 
 
 def eval_context(env):

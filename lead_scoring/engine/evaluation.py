@@ -23,9 +23,10 @@ import logging
 import math
 from datetime import timedelta
 
-import psycopg2
-
 from odoo.tools import SQL
+
+from ..domains import DOMAIN_ERRORS
+from ..tracking import ALWAYS_WATCHED
 
 _logger = logging.getLogger(__name__)
 
@@ -35,16 +36,6 @@ _logger = logging.getLogger(__name__)
 # ids, one due at a time (``safety_net_range``).
 FULL_EVALUATION_INTERVAL = timedelta(days=1)
 SAFETY_NET_SLICES = 6
-
-
-# What a domain that stopped fitting the data raises (unknown field, wrong type).
-# Anything else (a cancelled statement, a serialization failure) is not the
-# rule's fault and must stop the run rather than leave the rule's lines stale.
-DOMAIN_ERRORS = (ValueError, KeyError, TypeError, psycopg2.ProgrammingError, psycopg2.DataError)
-
-# Fields whose change matters to every rule: archived records match no rule,
-# and a scoring model of a company scores that company's records only.
-ALWAYS_WATCHED = ("active", "company_id")
 
 
 # ----------------------------------------------------------------------

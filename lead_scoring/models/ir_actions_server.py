@@ -7,7 +7,7 @@ from odoo.exceptions import AccessError, ValidationError
 from odoo.tools import SQL
 
 from ..award import COMPANY, INACTIVE, SEGMENT, Award, History, Policy, judge
-from .lead_scoring_rule import EXPIRE_UNITS
+from ..expiry import EXPIRE_UNITS
 
 _logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.fields import Command
 
-from .lead_scoring_rule import EXPIRE_UNITS
+from ..expiry import EXPIRE_UNITS
 
 # Automation Rule triggers a marketer may pick (base.automation's own names).
 TRIGGERS = [

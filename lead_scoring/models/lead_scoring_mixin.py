@@ -11,7 +11,7 @@ from odoo.tools.safe_eval import safe_eval
 from odoo.addons.base_automation.models.base_automation import WRITE_TRIGGERS
 
 from ..engine import primary_score_changes_sql
-from .lead_scoring_rule import ALWAYS_WATCHED
+from ..tracking import ALWAYS_WATCHED
 
 # Set only by Python code (an RPC context is JSON and cannot hold it) while
 # Odoo's merge copies the merged records' field values onto the survivor: the

@@ -8,7 +8,7 @@ from odoo.exceptions import AccessError, ValidationError
 from odoo.tools import SQL
 
 from ..engine import decayed_points_sql, find_targets
-from .lead_scoring_rule import expire_date_from
+from ..expiry import expire_date_from
 
 # Closed and expired lines older than this many days are removed (0 = kept forever).
 RETENTION_PARAM = "lead_scoring.ledger_retention_days"
@@ -308,16 +308,9 @@ class LeadScoringPoint(models.Model):
 
     @api.model
     def _add_points(
-        self,
-        scoring_model,
-        awards,
-        source,
-        *,
-        expire_after=0,
-        expire_unit="months",
-        action=None,
-        in_segment=False,
-    ):
+        self, scoring_model, awards, source, *, expire_after=0, expire_unit="months",
+        action=None, in_segment=False,
+    ):  # fmt: skip
         """Add one ledger line per award and bring the affected scores up to date.
 
         The lines are inserted by the same statement that recomputes the
@@ -341,19 +334,41 @@ class LeadScoringPoint(models.Model):
         if not awards:
             return {}
         now = fields.Datetime.now()
-        column = SQL.identifier(scoring_model._target_column())
         target_ids = [award[0] for award in awards]
-        points = [award[1] for award in awards]
-        reasons = [award[2] for award in awards]
         dates = [award[3] if len(award) > 3 and award[3] else now for award in awards]
-        expires = [expire_date_from(date, expire_after, expire_unit) or None for date in dates]
         grades = {}
         if source in GRADED_SOURCES:
             grades = self.env["lead.scoring.grade"]._grade_targets(scoring_model, set(target_ids))
         multipliers = [grades[t].multiplier if t in grades else 1.0 for t in target_ids]
-        grade_ids = [grades[t].id if t in grades else None for t in target_ids]
-        points = [value * factor for value, factor in zip(points, multipliers, strict=True)]
-        new_lines = SQL(
+        points = [award[1] * factor for award, factor in zip(awards, multipliers, strict=True)]
+        new_lines = self._new_lines_sql(
+            scoring_model,
+            now,
+            source,
+            action,
+            {
+                "targets": target_ids,
+                "points": points,
+                "multipliers": multipliers,
+                "grades": [grades[t].id if t in grades else None for t in target_ids],
+                "reasons": [award[2] for award in awards],
+                "dates": dates,
+                "expires": [
+                    expire_date_from(date, expire_after, expire_unit) or None for date in dates
+                ],
+            },
+        )
+        scores = self.env["lead.scoring.score"].sudo()
+        changed = scores._refresh_scores(scoring_model, now, set(target_ids), new_lines)
+        self.invalidate_model()
+        self._after_scores_changed(scoring_model, changed)
+        return dict(zip(target_ids, points, strict=True))
+
+    def _new_lines_sql(self, scoring_model, now, source, action, columns):
+        """The statement inserting the ledger lines of ``columns`` (lists of
+        targets, points, multipliers, grades, reasons, dates, expires) and
+        returning what each counts for now, for the score refresh to add."""
+        return SQL(
             """
             INSERT INTO lead_scoring_point AS p (
                 model_id, %(column)s, points, multiplier, grade_id, source, reason, action_id,
@@ -368,7 +383,7 @@ class LeadScoringPoint(models.Model):
                    AS award(target_id, points, multiplier, grade_id, reason, date, expire_date)
             RETURNING p.%(column)s, CASE WHEN p.is_live THEN %(value)s ELSE 0.0 END
             """,
-            column=column,
+            column=SQL.identifier(scoring_model._target_column()),
             # What a line dated in the past counts for now: nothing once
             # expired, less under decay (the score refresh reads it so).
             value=decayed_points_sql(scoring_model, now),
@@ -377,19 +392,8 @@ class LeadScoringPoint(models.Model):
             action=action.id if action else None,
             now=now,
             uid=self.env.uid,
-            targets=target_ids,
-            points=points,
-            multipliers=multipliers,
-            grades=grade_ids,
-            reasons=reasons,
-            dates=dates,
-            expires=expires,
+            **columns,
         )
-        scores = self.env["lead.scoring.score"].sudo()
-        changed = scores._refresh_scores(scoring_model, now, set(target_ids), new_lines)
-        self.invalidate_model()
-        self._after_scores_changed(scoring_model, changed)
-        return dict(zip(target_ids, points, strict=True))
 
     @api.model
     def _after_scores_changed(self, scoring_model, changed):

@@ -1,56 +1,21 @@
 import math
 from collections import defaultdict
 
-from dateutil.relativedelta import relativedelta
-
 from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.osv import expression
 from odoo.tools import SQL, sql
 
-from ..domains import domain_error, parse_domain
+from ..domains import DOMAIN_ERRORS, domain_error, parse_domain
 from ..engine import evaluation, id_range_sql, rule_diff_sql
-from ..engine.evaluation import ALWAYS_WATCHED, DOMAIN_ERRORS
-
-EXPIRE_UNITS = [("days", "Days"), ("weeks", "Weeks"), ("months", "Months")]
-
-# Operators whose result depends on other records than the one tested.
-RELATIONAL_OPERATORS = {"child_of", "parent_of", "any", "not any"}
-
-
-def make_watching_modified():
-    """A ``modified()`` that also queues the scored records reading the record."""
-
-    def modified(self, fnames, create=False, before=False):
-        res = modified.origin(self, fnames, create=create, before=before)
-        # New records have no scored record pointing to them yet.
-        if not (before or create) and self._ids:
-            self.env["lead.scoring.change"]._record_related_changes(self, fnames)
-        return res
-
-    modified.lead_scoring_watch = True
-    return modified
-
-
-def is_watched(model_class):
-    return getattr(model_class.__dict__.get("modified"), "lead_scoring_watch", False)
-
-
-def unwatch_models(registry, model_names):
-    for model_name in model_names:
-        model_class = registry[model_name]
-        if is_watched(model_class):
-            del model_class.modified
-
-
-def expire_date_from(date, amount, unit):
-    """Expiry of a line dated ``date`` that lives ``amount`` ``unit`` (0 = never).
-
-    Months are calendar months (relativedelta): 31 January + 1 month = 28/29 February.
-    """
-    if not amount:
-        return False
-    return date + relativedelta(**{unit: amount})
+from ..expiry import EXPIRE_UNITS, expire_date_from
+from ..tracking import (
+    ALWAYS_WATCHED,
+    RELATIONAL_OPERATORS,
+    is_watched,
+    make_watching_modified,
+    unwatch_models,
+)
 
 
 class LeadScoringRule(models.Model):

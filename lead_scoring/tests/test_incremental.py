@@ -10,7 +10,7 @@ from odoo.tools import SQL
 
 from odoo.addons.lead_scoring import engine as lead_scoring_engine
 from odoo.addons.lead_scoring.engine import Recompute
-from odoo.addons.lead_scoring.models.lead_scoring_rule import is_watched
+from odoo.addons.lead_scoring.tracking import is_watched
 
 from .common import LeadScoringCase, watch_rule_statements
 

@@ -13,8 +13,8 @@ from odoo.fields import Command
 from odoo.tools import SQL, format_date
 
 from .. import lab_math
+from ..domains import DOMAIN_ERRORS
 from ..engine import Recompute, model_clamp_sql, score_at_sql
-from ..models.lead_scoring_rule import DOMAIN_ERRORS
 
 _logger = logging.getLogger(__name__)
 

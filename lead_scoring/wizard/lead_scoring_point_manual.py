@@ -3,7 +3,7 @@ import math
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from ..models.lead_scoring_rule import EXPIRE_UNITS
+from ..expiry import EXPIRE_UNITS
 
 
 class LeadScoringPointManual(models.TransientModel):

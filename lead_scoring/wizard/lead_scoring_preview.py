@@ -7,8 +7,8 @@ from odoo.fields import Command
 from odoo.tools import SQL
 
 from .. import lab_math
+from ..domains import DOMAIN_ERRORS
 from ..engine import band_sql, decayed_points_sql, model_clamp_sql
-from ..models.lead_scoring_rule import DOMAIN_ERRORS
 from .lead_scoring_lab import _scored, _totals, _without_jit
 
 _logger = logging.getLogger(__name__)
