@@ -20,6 +20,7 @@ See benchmarks/README.md ("The preview and publish benchmark").
 import argparse
 import contextlib
 import time
+import traceback
 from collections import Counter
 from pathlib import Path
 
@@ -480,6 +481,11 @@ def parser(description):
     result.add_argument(
         "--json", nargs="?", const="", default=None, metavar="PATH", help="write JSON results"
     )
+    result.add_argument(
+        "--show-queries",
+        action="store_true",
+        help="print the statements of the contact form reads and the slowest of the filters",
+    )
     result.add_argument("--log-level", default="warn", help="Odoo log level")
     result.add_argument("--log-handler", action="append", default=[], metavar="PREFIX:LEVEL")
     return result
@@ -517,7 +523,11 @@ def run(bench):
         scoring_models = build(bench)
         preview_phase(bench, scoring_models)
         if args.insight:
-            bench_insight.insight_phase(bench, scoring_models)
+            try:
+                bench_insight.insight_phase(bench, scoring_models)
+            except Exception:  # noqa: BLE001 -- the preview's figures are reported all the same
+                traceback.print_exc()
+                bench.cr.rollback()
         bench.results["tables"] = table_sizes(bench)
         machine = machine_info(bench)
     print_report(bench, machine)
