@@ -195,12 +195,13 @@ def pending_hits(bench, active_only=False):
 def score_pending(bench, name, count):
     """The batch processor (what the scheduled action runs) on the recorded hits."""
     Hits = bench.env["lead.scoring.mailing.hit"].sudo()
+    pending = pending_hits(bench)
     with bench.measure(name, count) as step:
-        done = Hits._cron_score_hits()
+        Hits._cron_score_hits()
         bench.env.flush_all()
     bench.cr.commit()
     bench.env.invalidate_all()
-    step.note = f"{done:,} hits scored"
+    step.note = f"{pending - pending_hits(bench):,} hits scored"
     return step
 
 

@@ -82,7 +82,8 @@ class LeadScoringMailingHit(models.Model):
         the next one; each event counts once anyway
         (``lead.scoring.mailing.event``).
 
-        :return: the number of hits handled
+        :return: the size of the larger of the two batches handled (opens,
+            clicks): ``limit`` when more may be waiting
         """
         cr = self.env.cr
         cr.execute(SQL("SELECT pg_try_advisory_xact_lock(%s)", PROCESSOR_LOCK))
@@ -157,5 +158,5 @@ class LeadScoringMailingHit(models.Model):
             if count < BATCH_SIZE:
                 break
         if done:
-            _logger.info("Lead scoring: scored %s mailing opens and clicks", done)
+            _logger.info("Lead scoring: scored mailing opens and clicks (%s batch rows)", done)
         return done
