@@ -1,7 +1,7 @@
 {
     "name": "Lead Scoring: Email Marketing",
     "summary": "Email opens, clicks, replies, bounces and unsubscribes drive behaviour points",
-    "version": "18.0.1.1.0",
+    "version": "18.0.1.2.0",
     "category": "Sales/CRM",
     "author": "lead_scoring contributors",
     "maintainers": ["lead_scoring"],
@@ -10,6 +10,7 @@
     "depends": ["lead_scoring", "mass_mailing"],
     "data": [
         "security/ir.model.access.csv",
+        "data/ir_cron_data.xml",
         "views/lead_scoring_automation_views.xml",
         "views/lead_scoring_threshold_views.xml",
     ],

@@ -2,7 +2,7 @@
     "name": "Lead Scoring: Website Visits and Forms",
     "summary": 'Behaviour points for page visits ("Page visited", at least N pages '
     "within D days) and the website contact form, anonymous history included",
-    "version": "18.0.1.0.1",
+    "version": "18.0.1.1.0",
     "category": "Sales/CRM",
     "author": "lead_scoring contributors",
     "maintainers": ["lead_scoring"],
@@ -11,6 +11,7 @@
     "depends": ["lead_scoring", "website_crm"],
     "data": [
         "security/ir.model.access.csv",
+        "data/ir_cron_data.xml",
         "views/lead_scoring_automation_views.xml",
         "views/lead_scoring_model_views.xml",
     ],

@@ -1,7 +1,11 @@
+import logging
+
 from odoo import api, fields, models, tools
 from odoo.exceptions import ValidationError
 
 from odoo.addons.lead_scoring.award import Award
+
+_logger = logging.getLogger(__name__)
 
 # Automations-tab triggers fired by Email Marketing's own tracking.
 MAILING_TRIGGERS = [
@@ -12,12 +16,6 @@ MAILING_TRIGGERS = [
     ("mailing_unsubscribe", "Unsubscribed"),
 ]
 MAILING_TRIGGER_KEYS = frozenset(dict(MAILING_TRIGGERS))
-# The trace's date of an event: the award is dated then (else now).
-TRIGGER_DATES = {
-    "mailing_open": "open_datetime",
-    "mailing_click": "links_click_datetime",
-    "mailing_reply": "reply_datetime",
-}
 # Fields of a line that _mailing_line_filters caches.
 LINE_FILTER_FIELDS = {"trigger", "active", "mailing_ids", "mailing_list_ids"}
 
@@ -112,12 +110,12 @@ class LeadScoringAutomation(models.Model):
             for line in lines
         )
 
-    def _mailing_award(self, trigger, traces, events):
-        """Award this line's points for ``traces`` (of one call of the
-        tracking): each event once per recipient (``lead.scoring.mailing.event``),
-        dated at the trace, through the one award path.
+    def _mailing_award(self, trigger, traces, hits):
+        """Award this line's points for ``hits`` (``mailing_trace.Hit``, events
+        of ``traces``): each event once per recipient
+        (``lead.scoring.mailing.event``, the oldest hit first), dated at the
+        hit, through the one award path.
 
-        :param events: ``{trace id: (mailing id, link id, list id)}``
         :return: ``{target_id: points written}``
         """
         self.ensure_one()
@@ -127,19 +125,35 @@ class LeadScoringAutomation(models.Model):
         traces = traces.filtered_domain(line._filter_domain_list())
         action = line.action_id
         targets = action._lead_scoring_scored_records(traces, line.model_id)
+        skipped = traces.browse(set(traces.ids) - set(targets))
+        if skipped:
+            _logger.info(
+                "Lead scoring: line %s skipped %s of %s, no %s to score",
+                line.id,
+                trigger,
+                skipped,
+                line.model_id.target_model,
+            )
+        # The oldest hit of each event of a trace (a link clicked twice).
+        events = {}
+        for hit in sorted(hits, key=lambda hit: hit.date):
+            if hit.trace_id in targets:
+                events.setdefault((hit.trace_id, hit.link_id, hit.list_id), hit)
+        events = list(events.values())
         first = (
             self.env["lead.scoring.mailing.event"].sudo()._claim(action, trigger, targets, events)
         )
-        now = fields.Datetime.now()
-        date_field = TRIGGER_DATES.get(trigger)
+        traces_by_id = {trace.id: trace for trace in traces}
         awards = [
             Award(
-                targets[trace.id],
-                min((date_field and trace[date_field]) or now, now),
-                action._lead_scoring_trace_reason(trace, *events[trace.id][1:]),
-                key=trace.id,
+                targets[hit.trace_id],
+                hit.date,
+                action._lead_scoring_trace_reason(
+                    traces_by_id[hit.trace_id], hit.link_id, hit.list_id
+                ),
+                key=hit.trace_id,
             )
-            for trace in traces
-            if trace.id in first
+            for hit in events
+            if (hit.trace_id, hit.link_id, hit.list_id) in first
         ]
         return action._lead_scoring_award(awards)

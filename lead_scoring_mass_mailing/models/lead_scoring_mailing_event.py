@@ -43,39 +43,43 @@ class LeadScoringMailingEvent(models.Model):
         )
 
     @api.model
-    def _claim(self, action, trigger, targets, events):
-        """Record the events of these traces; return the traces whose event
-        is new for their scored record (the others were counted before).
+    def _claim(self, action, trigger, targets, hits):
+        """Record the events of these hits, oldest first; return those that
+        are new for their scored record (the others were counted before, or
+        by an older hit of the same call).
 
         :param targets: ``{trace id: scored record id}``
-        :param events: ``{trace id: (mailing id, link id, list id)}``, 0 or
-            False when the event does not depend on it
-        :return: set of trace ids
+        :param hits: ``[mailing_trace.Hit]`` of traces of ``targets``, in date
+            order; an opt-out (``list_id``) does not depend on the mailing
+        :return: set of ``(trace id, link id, list id)`` (0: none)
         """
-        if not targets:
+        if not hits:
             return set()
-        trace_ids = list(targets)
+        traces = self.env["mailing.trace"].sudo().browse([hit.trace_id for hit in hits])
+        mailings = {trace.id: trace.mass_mailing_id.id for trace in traces}
         self.env.cr.execute(
             SQL(
                 """
                 INSERT INTO lead_scoring_mailing_event (
                     action_id, trigger, target_id, mailing_id, link_id, list_id, trace_id, date)
                 SELECT %(action)s, %(trigger)s, event.target_id, event.mailing_id,
-                       event.link_id, event.list_id, event.trace_id, %(now)s
+                       event.link_id, event.list_id, event.trace_id, event.date
                   FROM unnest(%(traces)s::int[], %(targets)s::int[], %(mailings)s::int[],
-                              %(links)s::int[], %(lists)s::int[])
-                       AS event(trace_id, target_id, mailing_id, link_id, list_id)
+                              %(links)s::int[], %(lists)s::int[], %(dates)s::timestamp[])
+                       WITH ORDINALITY
+                       AS event(trace_id, target_id, mailing_id, link_id, list_id, date, rank)
+                 ORDER BY event.rank
                 ON CONFLICT DO NOTHING
-                RETURNING trace_id
+                RETURNING trace_id, COALESCE(link_id, 0), COALESCE(list_id, 0)
                 """,
                 action=action.id,
                 trigger=trigger,
-                now=fields.Datetime.now(),
-                traces=trace_ids,
-                targets=[targets[trace_id] for trace_id in trace_ids],
-                mailings=[events[trace_id][0] or None for trace_id in trace_ids],
-                links=[events[trace_id][1] or None for trace_id in trace_ids],
-                lists=[events[trace_id][2] or None for trace_id in trace_ids],
+                traces=[hit.trace_id for hit in hits],
+                targets=[targets[hit.trace_id] for hit in hits],
+                mailings=[None if hit.list_id else mailings[hit.trace_id] or None for hit in hits],
+                links=[hit.link_id or None for hit in hits],
+                lists=[hit.list_id or None for hit in hits],
+                dates=[hit.date for hit in hits],
             )
         )
-        return {trace_id for (trace_id,) in self.env.cr.fetchall()}
+        return set(self.env.cr.fetchall())

@@ -10,7 +10,7 @@ class LinkTrackerClick(models.Model):
         # (/r/<code>/m/<trace id>): it also marks the trace opened.
         click = super().add_click(code, **route_values)
         if click and click.mailing_trace_id:
-            click.mailing_trace_id._lead_scoring_track(
+            click.mailing_trace_id._lead_scoring_hit(
                 "mailing_click", links={click.mailing_trace_id.id: click.link_id.id}
             )
         return click

@@ -93,7 +93,18 @@ class MailingScoringCommon(MassMailCommon):
             lambda trace: trace.model == record._name and trace.res_id == record.id
         )
 
-    def lines_of(self, scoring_model, record):
+    def score_hits(self):
+        """Run the batch that scores the recorded opens and clicks (the
+        scheduled action does every minute)."""
+        self.env.flush_all()
+        self.env["lead.scoring.mailing.hit"].sudo()._score_hits()
+        self.env.invalidate_all()
+
+    def lines_of(self, scoring_model, record, score=True):
+        """The ledger lines of ``record``, once the recorded hits are scored
+        (``score``)."""
+        if score:
+            self.score_hits()
         column = scoring_model._target_column()
         return self.env["lead.scoring.point"].search(
             [("model_id", "=", scoring_model.id), (column, "=", record.id)], order="id"

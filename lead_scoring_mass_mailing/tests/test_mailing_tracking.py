@@ -17,15 +17,20 @@ class TestMailingTracking(MailingScoringCommon, HttpCase):
     the recipient as the Automations tab says."""
 
     def open_pixel(self, record):
+        """The pixel of ``record``'s e-mail loaded, and the hit scored by the
+        batch within the minute."""
         mail = self._find_mail_mail_wrecord(record)
         response = self.url_open(self.path_of(mail._get_tracking_url()))
         self.assertEqual(response.status_code, 200)
         self.env.invalidate_all()
+        self.score_hits()
 
     def click(self, mailing, record, anchor_id):
+        """A tracked link followed, and the hits scored by the batch."""
         response = self.url_open(self.link_path(mailing, record, anchor_id), allow_redirects=False)
         self.assertEqual(response.status_code, 301)
         self.env.invalidate_all()
+        self.score_hits()
 
     def unsubscribe(self, mailing, document, email):
         token = mailing._generate_mailing_recipient_token(document.id, email)

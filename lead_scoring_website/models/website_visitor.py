@@ -31,12 +31,19 @@ class WebsiteVisitor(models.Model):
 
     def _lead_scoring_page_viewed(self, url):
         """This visitor just viewed ``url``: the hot path of every tracked page
-        view, without a query unless an active "Page visited" line matches it."""
+        view, without a query unless an active "Page visited" line matches it,
+        then one: the view is recorded and credited within a minute by the
+        batch (``lead.scoring.website.hit``), or at once when hits are scored
+        inline."""
         lines = self.env["lead.scoring.automation"]._website_page_lines(url)
         if lines:
-            self._lead_scoring_credit_views(lines, last_view_only=True)
+            Hits = self.env["lead.scoring.website.hit"].sudo()
+            if Hits._inline():
+                self._lead_scoring_credit_views(lines, last_view_only=True)
+            else:
+                Hits._record(self.id)
 
-    def _lead_scoring_credit_views(self, lines=None, last_view_only=False):
+    def _lead_scoring_credit_views(self, lines=None, last_view_only=False, track_ids=None):
         """Credit the views of these visitors that ``lines`` (default: every
         active "Page visited" line) have not handled yet, for the visitors
         that are known (a partner or a lead).
@@ -44,6 +51,7 @@ class WebsiteVisitor(models.Model):
         :param last_view_only: only the visitor's view just recorded (a page
             view: its earlier views were handled when they were made, or wait
             for the visitor to become known)
+        :param track_ids: only these views (the batch of recorded views)
         """
         if lines is None:
             lines = self.env["lead.scoring.automation"]._website_page_lines()
@@ -51,7 +59,8 @@ class WebsiteVisitor(models.Model):
             return
         known = self.sudo().filtered(lambda visitor: visitor.partner_id or visitor.lead_ids)
         if known:
-            track_ids = known._lead_scoring_last_view_ids() if last_view_only else None
+            if last_view_only:
+                track_ids = known._lead_scoring_last_view_ids()
             lines._credit_page_views(known, track_ids)
 
     def _lead_scoring_last_view_ids(self):

@@ -86,11 +86,20 @@ class LeadScoringWebsiteCase(HttpCase):
             .sudo()
         )
 
-    def visit(self, path):
+    def visit(self, path, score=True):
+        """View ``path`` as the visitor; ``score``: then run the batch that
+        credits the recorded views (the scheduled action does every minute)."""
         response = self.url_open(path)
         self.assertEqual(response.status_code, 200, path)
         self.env.invalidate_all()
+        if score:
+            self.score_hits()
         return response
+
+    def score_hits(self):
+        self.env.flush_all()
+        self.env["lead.scoring.website.hit"].sudo()._score_hits()
+        self.env.invalidate_all()
 
     def login(self, user):
         """Log in through the real login form, as a visitor does (Odoo then

@@ -166,6 +166,11 @@ class TestHostileRoutes(HostileRequestChecks, LeadScoringWebsiteCase):
             for logger, (propagate, handlers) in zip(loggers, saved, strict=True):
                 logger.propagate, logger.handlers = propagate, handlers
 
+    def ledger_size(self):
+        # What the requests gave once the recorded page views are credited.
+        self.score_hits()
+        return super().ledger_size()
+
     def call(self, path, method="GET", compare=False, opener=None, **kwargs):
         """The answer to a request. A 5xx must be Odoo's own: the same request
         with our overrides bypassed gets the same answer (always compared with

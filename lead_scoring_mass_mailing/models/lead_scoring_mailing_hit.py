@@ -1,0 +1,162 @@
+import logging
+import threading
+from collections import defaultdict
+
+from odoo import api, fields, models
+from odoo.tools import SQL, str2bool
+
+from .mailing_trace import Hit
+
+_logger = logging.getLogger(__name__)
+
+# Hits scored per transaction by the scheduled action (it commits in between).
+BATCH_SIZE = 5000
+# The advisory lock of the processor: one at a time.
+PROCESSOR_LOCK = 7_418_281
+# System parameter: score opens and clicks in the visitor's request, as before
+# (setups without a running cron).
+INLINE_PARAM = "lead_scoring.score_hits_inline"
+
+
+class LeadScoringMailingHit(models.Model):
+    """A click on a mailing's tracked link, waiting to be scored.
+
+    The tracked link only records the click here (one ``INSERT`` in the
+    visitor's request, dated at the click) and the tracking pixel marks the
+    trace (``mailing.trace.lead_scoring_open_pending``, in Odoo's own UPDATE);
+    the scheduled action "Lead Scoring: score mailing opens and clicks"
+    (every minute) and every scoring run score them in batches through the
+    award path, dated at each hit, exactly as if they had been scored at once.
+    """
+
+    _name = "lead.scoring.mailing.hit"
+    _description = "Mailing Hit to Score"
+    _log_access = False
+    _order = "date, id"
+
+    trace_id = fields.Many2one("mailing.trace", required=True, ondelete="cascade", readonly=True)
+    trigger = fields.Char(required=True, readonly=True)
+    link_id = fields.Many2one("link.tracker", ondelete="cascade", readonly=True)
+    date = fields.Datetime(required=True, readonly=True)
+
+    @api.model
+    def _inline(self):
+        """Whether hits are scored in the request (context key or system
+        parameter ``lead_scoring.score_hits_inline``; no query: cached)."""
+        if "lead_scoring_score_hits_inline" in self.env.context:
+            return bool(self.env.context["lead_scoring_score_hits_inline"])
+        return str2bool(self.env["ir.config_parameter"].sudo().get_param(INLINE_PARAM) or "0")
+
+    @api.model
+    def _record(self, trigger, hits):
+        """Queue ``hits`` (``mailing_trace.Hit``) of ``trigger``: one INSERT
+        (hits of traces that do not exist are left out)."""
+        if not hits:
+            return
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO lead_scoring_mailing_hit (trace_id, trigger, link_id, date)
+                SELECT hit.trace_id, %(trigger)s, NULLIF(hit.link_id, 0), hit.date
+                  FROM unnest(%(traces)s::int[], %(links)s::int[], %(dates)s::timestamp[])
+                       AS hit(trace_id, link_id, date)
+                  -- Only traces that exist (Odoo's click on trace id 0 gives one).
+                  JOIN mailing_trace trace ON trace.id = hit.trace_id
+                """,
+                trigger=trigger,
+                traces=[hit.trace_id for hit in hits],
+                links=[hit.link_id for hit in hits],
+                dates=[hit.date for hit in hits],
+            )
+        )
+
+    @api.model
+    def _score_hits(self, limit=None):
+        """Score the pending opens (traces marked ``lead_scoring_open_pending``)
+        and clicks (rows of this table), oldest first, at most ``limit`` of
+        each, in this transaction, and clear them.
+
+        One processor at a time (a transaction-level advisory lock): another
+        one running at the same moment leaves them to it (0). A processor
+        that fails leaves its hits, and the points rolled back with them, to
+        the next one; each event counts once anyway
+        (``lead.scoring.mailing.event``).
+
+        :return: the size of the larger of the two batches handled (opens,
+            clicks): ``limit`` when more may be waiting
+        """
+        cr = self.env.cr
+        cr.execute(SQL("SELECT pg_try_advisory_xact_lock(%s)", PROCESSOR_LOCK))
+        if not cr.fetchone()[0]:
+            return 0
+        self.env["mailing.trace"].flush_model(["lead_scoring_open_pending"])
+        self.flush_model()
+        cr.execute(
+            SQL(
+                """
+                SELECT id, open_datetime FROM mailing_trace
+                 WHERE lead_scoring_open_pending
+                 ORDER BY open_datetime, id
+                 LIMIT %s
+                """,
+                limit,
+            )
+        )
+        now = fields.Datetime.now()
+        opens = [Hit(trace_id, 0, 0, min(date or now, now)) for trace_id, date in cr.fetchall()]
+        cr.execute(
+            SQL(
+                """
+                SELECT id, trace_id, trigger, link_id, date
+                  FROM lead_scoring_mailing_hit
+                 ORDER BY date, id
+                 LIMIT %s
+                """,
+                limit,
+            )
+        )
+        rows = cr.fetchall()
+        by_trigger = defaultdict(list)
+        if opens:
+            by_trigger["mailing_open"] = opens
+        for __, trace_id, trigger, link_id, date in rows:
+            by_trigger[trigger].append(Hit(trace_id, link_id or 0, 0, date))
+        Trace = self.env["mailing.trace"].sudo()
+        for trigger, hits in by_trigger.items():
+            Trace._lead_scoring_score(trigger, hits)
+        if opens:
+            cr.execute(
+                SQL(
+                    """
+                    UPDATE mailing_trace SET lead_scoring_open_pending = FALSE
+                     WHERE id = ANY(%s)
+                    """,
+                    [hit.trace_id for hit in opens],
+                )
+            )
+            Trace.invalidate_model(["lead_scoring_open_pending"])
+        if rows:
+            cr.execute(
+                SQL(
+                    "DELETE FROM lead_scoring_mailing_hit WHERE id = ANY(%s)",
+                    [row[0] for row in rows],
+                )
+            )
+        return max(len(opens), len(rows))
+
+    @api.model
+    def _cron_score_hits(self):
+        """Score every pending hit (scheduled action), one committed batch
+        after another."""
+        commit = not getattr(threading.current_thread(), "testing", False)
+        done = 0
+        while True:
+            count = self._score_hits(limit=BATCH_SIZE)
+            done += count
+            if commit:
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+            if count < BATCH_SIZE:
+                break
+        if done:
+            _logger.info("Lead scoring: scored mailing opens and clicks (%s batch rows)", done)
+        return done
