@@ -12,6 +12,9 @@ from ..engine import (
 
 _lt = LazyTranslate(__name__)
 
+# Fields of an opportunity its revenue forecast depends on (besides its score).
+FORECAST_FIELDS = {"expected_revenue", "company_id", "stage_id", "active", "probability"}
+
 
 class CrmLead(models.Model):
     _name = "crm.lead"
@@ -79,8 +82,9 @@ class CrmLead(models.Model):
         aggregator="sum",
         groups="lead_scoring.group_lead_scoring_user",
         help="Expected revenue x the chance of winning this deal at its deal score, as "
-        "the scoring lab calibrated it on won and lost opportunities. 0 until a lab was "
-        "applied to the deal scoring model: a score alone is no probability.",
+        "the scoring lab calibrated it on won and lost opportunities; a won deal counts its "
+        "expected revenue, a lost one nothing. 0 until a lab was applied to the deal "
+        "scoring model: a score alone is no probability.",
     )
     lead_scoring_threshold_id = fields.Many2one(
         "lead.scoring.threshold",
@@ -123,7 +127,7 @@ class CrmLead(models.Model):
 
     def write(self, vals):
         res = super().write(vals)
-        if {"expected_revenue", "company_id"} & vals.keys():
+        if FORECAST_FIELDS & vals.keys():
             self._lead_scoring_update_forecast(self.ids)
         return res
 
@@ -145,8 +149,9 @@ class CrmLead(models.Model):
     def _lead_scoring_update_forecast(self, lead_ids=None):
         """Set ``lead_scoring_forecast`` of deals in one statement: expected
         revenue x the win probability of their score in their primary model
-        (the deal score), 0 when that model has no calibration. Costs no
-        query while no deal model has one.
+        (the deal score), 0 when that model has no calibration; a won deal
+        its expected revenue, a lost one 0. Costs no query while no deal
+        model has one.
 
         :param lead_ids: these deals (default: every deal)
         """
@@ -155,7 +160,7 @@ class CrmLead(models.Model):
         calibrated = models.filtered("date_lab_applied")
         if lead_ids is not None and (not lead_ids or not calibrated):
             return
-        self.flush_model(["expected_revenue", "company_id", "lead_scoring_forecast"])
+        self.flush_model([*FORECAST_FIELDS, "lead_scoring_forecast"])
         self.env["lead.scoring.score"].flush_model(["score"])
         leads = self.sudo().with_context(active_test=False)
         probability = SQL("0.0")
@@ -176,9 +181,15 @@ class CrmLead(models.Model):
                 """
                 WITH primary_model AS MATERIALIZED (%(primary)s),
                 forecast AS (
-                    SELECT l.id, ROUND((COALESCE(l.expected_revenue, 0.0)
-                                        * %(probability)s / 100.0)::numeric, 2) AS value
+                    SELECT l.id,
+                           CASE WHEN st.is_won
+                                THEN ROUND(COALESCE(l.expected_revenue, 0.0)::numeric, 2)
+                                WHEN NOT l.active AND l.probability = 0 THEN 0.0
+                                ELSE ROUND((COALESCE(l.expected_revenue, 0.0)
+                                            * %(probability)s / 100.0)::numeric, 2)
+                           END AS value
                       FROM crm_lead l
+                      LEFT JOIN crm_stage st ON st.id = l.stage_id
                       LEFT JOIN primary_model p ON p.id = l.id
                       LEFT JOIN lead_scoring_score s ON s.model_id = p.model_id AND s.lead_id = l.id
                      WHERE TRUE %(restrict)s

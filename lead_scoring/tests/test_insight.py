@@ -219,6 +219,12 @@ class TestRevenueForecast(LeadScoringCase):
         )
         self.assertEqual(new.user_id, self.salesman)
         self.assertEqual(new.lead_scoring_forecast, 119.2, "a deal without points: score 0")
+        # Closed: a won deal is its revenue, a lost one nothing.
+        won_stage = self.env["crm.stage"].search([("is_won", "=", True)], limit=1)
+        salesman_lead.write({"stage_id": won_stage.id})
+        self.assertEqual(salesman_lead.lead_scoring_forecast, 5000.0)
+        new.action_set_lost()
+        self.assertEqual(new.with_context(active_test=False).lead_scoring_forecast, 0.0)
 
     def test_pipeline_totals_per_band_and_salesperson(self):
         self.calibrate()
