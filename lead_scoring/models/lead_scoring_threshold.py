@@ -192,7 +192,7 @@ class LeadScoringThreshold(models.Model):
     # Engine
     # ------------------------------------------------------------------
 
-    def _fire_thresholds(self, target_ids=None):
+    def _fire_thresholds(self, target_ids=None, id_range=None):
         """Fire the thresholds crossed since the last look, and re-arm the others.
 
         Up: re-arm the records whose score fell below, then fire for the armed
@@ -200,6 +200,9 @@ class LeadScoringThreshold(models.Model):
         those at or above (a record arms by being at or above the value).
 
         :param target_ids: restrict to these records of the thresholds' model
+        :param id_range: restrict to the records of this id range ``(low, high)``
+            (a run split by id range: each record's crossing is its own, so
+            ranges that cover every id fire what one call for all does)
         """
         crossings = self.env["lead.scoring.threshold.crossing"].sudo()
         # A draft's thresholds never fire: drafts score nothing.
@@ -207,12 +210,12 @@ class LeadScoringThreshold(models.Model):
         for threshold in live.sudo():
             column = threshold.model_id._target_column()
             if threshold.direction == "down":
-                fired_ids = crossings._fall(threshold, target_ids)
+                fired_ids = crossings._fall(threshold, target_ids, id_range)
                 # Arming is a crossing row for each record at or above.
-                crossings._cross(threshold, target_ids)
+                crossings._cross(threshold, target_ids, id_range)
             else:
-                crossings._rearm(threshold, target_ids)
-                fired_ids = crossings._cross(threshold, target_ids)
+                crossings._rearm(threshold, target_ids, id_range)
+                fired_ids = crossings._cross(threshold, target_ids, id_range)
             if not fired_ids:
                 continue
             records = threshold.model_id._target_records().browse(fired_ids)

@@ -58,7 +58,8 @@ class TestRecomputeJobs(QueueJobCase):
                 "_job_refresh_range": ranges + 1,
                 "_job_refresh": 2,
                 "_job_sync_primary_range": ranges + 1,
-                "_job_fire_thresholds": 1,
+                # Every score refreshed: the contact thresholds by id range too.
+                "_job_fire_thresholds_range": ranges,
                 "_job_sync_primary_scores": 1,
             },
             "a full run takes and releases no changes",
@@ -85,10 +86,22 @@ class TestRecomputeJobs(QueueJobCase):
                 self.assertEqual(job.depends_on, {finish})
         for job in profiel_ranges:
             self.assertFalse(job.depends_on, "contact rules start the run")
-        (thresholds,) = by_method["_job_fire_thresholds"]
-        self.assertEqual(thresholds.depends_on, of("_job_sync_primary_range", self.profiel))
+        thresholds = of("_job_fire_thresholds_range", self.profiel)
+        for job in thresholds:
+            self.assertEqual(job.depends_on, of("_job_sync_primary_range", self.profiel))
+        self.assertEqual(
+            sorted((job.args[0] or 0, job.args[1] or 0) for job in thresholds),
+            sorted((job.args[2] or 0, job.args[3] or 0) for job in profiel_ranges),
+            "the thresholds over the ranges of the rules",
+        )
         for job in deal_ranges:
-            self.assertEqual(job.depends_on, {thresholds}, "contact thresholds create deals")
+            self.assertEqual(
+                job.depends_on, thresholds, "after every range of the contact thresholds"
+            )
+        self.assertIn(
+            f"Lead scoring: Profiel, thresholds, contacts 1–{self.range_size:,}",  # noqa: RUF001
+            [job.description for job in thresholds],
+        )
         self.assertEqual(
             by_method["_job_sync_primary_scores"][0].depends_on,
             of("_job_sync_primary_range", self.deal_model),
