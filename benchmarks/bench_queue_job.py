@@ -61,7 +61,8 @@ from odoo.modules.registry import Registry
 
 ADDON = "lead_scoring_queue_job"
 MIN_ODOO_RSS_MB = 50
-# The template database; its copies are named after it (BENCH_DB to run beside another).
+# The template database; its copies are named after it (BENCH_DB to run beside
+# another benchmark: a name that starts with harness.DB_PREFIX).
 DB = os.environ.get("BENCH_DB") or f"{harness.DB_PREFIX}_qj"
 # The jobs of lead_scoring_queue_job (its methods are lead.scoring.model._job_*).
 JOB_STATES = """

@@ -228,11 +228,13 @@ class LeadScoringThreshold(models.Model):
             threshold._run(records)
 
     def _run(self, records):
-        """Act for ``records``, all the records that crossed in this run.
+        """Act for ``records``, all the records that crossed in this run
+        (of one id range when the run is split by range).
 
         The hook of the actions: ``action`` ``x`` runs ``_run_x(records)``, so
         a bridge that adds an action adds its method; it is called once per
-        threshold and run, with thousands of records on a cold run.
+        threshold and run (per id range: ranges may run side by side), with
+        thousands of records on a cold run.
         """
         self.ensure_one()
         method = getattr(self, f"_run_{self.action}", None)
