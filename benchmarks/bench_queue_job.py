@@ -17,12 +17,22 @@ workers and checks that the three runs left the same ledger and scores. The
 Odoo server listens on 127.0.0.1 only, on a free port, and is stopped by this
 script.
 
+Then, from the jobs of the capacity 1 run (each ran alone: its duration is its
+own work), simulates more workers (``schedule.py``): the total work, the
+critical path through the job dependencies and the makespan of a list schedule
+on 1, 2, 4, 8 and 16 workers, each job keeping its measured duration: as if
+PostgreSQL had a core per worker and were never the bottleneck (here it shares
+the machine's cores with the workers). ``--simulate DB`` prints the simulation
+of the jobs left in database DB (a run kept with ``--keep-db``).
+
 Usage: python3 benchmarks/bench_queue_job.py [--contacts N] [--deals M]
        [--rules R] [--range-size S] [--seed S] [--keep-db] [--timeout SECONDS]
+       [--simulate DB]
 """
 
 import argparse
 import contextlib
+import json
 import os
 import random
 import signal
@@ -43,6 +53,7 @@ import dataset
 import harness
 import psutil
 import psycopg2
+import schedule
 from psycopg2 import sql as pgsql
 
 from odoo import SUPERUSER_ID, api
@@ -50,7 +61,9 @@ from odoo.modules.registry import Registry
 
 ADDON = "lead_scoring_queue_job"
 MIN_ODOO_RSS_MB = 50
-DB = f"{harness.DB_PREFIX}_qj"
+# The template database; its copies are named after it (BENCH_DB to run beside
+# another benchmark: a name that starts with harness.DB_PREFIX).
+DB = os.environ.get("BENCH_DB") or f"{harness.DB_PREFIX}_qj"
 # The jobs of lead_scoring_queue_job (its methods are lead.scoring.model._job_*).
 JOB_STATES = """
     SELECT state, count(*) FROM queue_job
@@ -70,6 +83,12 @@ JOB_LONGEST = """
      WHERE model_name = 'lead.scoring.model' AND method_name LIKE '\\_job\\_%'
      ORDER BY exec_time DESC LIMIT 3
 """
+# Every job of the run: its duration and the jobs it waited for (uuids).
+JOB_GRAPH = """
+    SELECT uuid, exec_time, dependencies, name FROM queue_job
+     WHERE model_name = 'lead.scoring.model' AND method_name LIKE '\\_job\\_%'
+     ORDER BY date_created, id
+"""
 
 
 def parse_args(argv=None):
@@ -85,6 +104,9 @@ def parse_args(argv=None):
     parser.add_argument("--keep-db", action="store_true", help="keep the databases")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per run, at most")
     parser.add_argument("--log-level", default="warn", help="Odoo log level")
+    parser.add_argument(
+        "--simulate", metavar="DB", help="only simulate the jobs left in database DB"
+    )
     args = parser.parse_args(argv)
     if args.deals is None:
         args.deals = args.contacts // 5
@@ -325,6 +347,7 @@ def run_jobs(db, capacity, timeout, log_path):
     longest = query(db, JOB_LONGEST)
     kinds = query(db, JOB_KINDS)
     return {
+        "graph": job_graph(db),
         "seconds": seconds,
         "jobs": jobs,
         "job_seconds": job_seconds,
@@ -337,8 +360,31 @@ def run_jobs(db, capacity, timeout, log_path):
     }
 
 
+def job_graph(db):
+    """``(durations, parents, names)`` of the jobs of the run in ``db``, by uuid."""
+    durations, parents, names = {}, {}, {}
+    for uuid, seconds, dependencies, name in query(db, JOB_GRAPH):
+        durations[uuid] = seconds or 0.0
+        names[uuid] = name
+        depends_on = json.loads(dependencies or "{}").get("depends_on") or []
+        parents[uuid] = [parent for parent in depends_on if parent]
+    return durations, parents, names
+
+
+def simulation_lines(graph):
+    """The simulated schedules of a run's jobs, and its critical path."""
+    durations, parents, names = graph
+    result = schedule.simulate(durations, parents)
+    path = " -> ".join(f"{names[job]} {durations[job]:.1f} s" for job in result["path"])
+    return [*schedule.table(result), f"critical path: {path}"], result
+
+
 def main(argv=None):
     args = parse_args(argv)
+    schedule.self_check()
+    if args.simulate:
+        print("\n".join(simulation_lines(job_graph(args.simulate))[0]))
+        return
     bench = harness.Bench(args)
     harness.configure_odoo(args)
     logs = Path(harness.RESULTS_DIR)
@@ -397,6 +443,19 @@ def report(args, plain_seconds, runs, outcomes):
             )
         )
     print("longest jobs (capacity 2): " + "; ".join(f"{n} {s:.1f} s" for n, s in two["longest"]))
+    lines, simulated = simulation_lines(one["graph"])
+    print()
+    print(
+        "Simulated on more workers, from the job durations of the capacity 1 run (each job"
+        " alone), each job keeping its duration: PostgreSQL assumed not the bottleneck"
+        " (a core per worker; here it shares the 2 cores with the workers)"
+    )
+    print("\n".join(lines))
+    print(
+        f"measured here, 2 workers: capacity 2 / capacity 1 "
+        f"{one['seconds'] / two['seconds']:.2f}x (simulated for 2 workers: "
+        f"{simulated['total'] / simulated['makespans'][2]:.2f}x)"
+    )
     same = len(set(outcomes)) == 1
     print(
         "same ledger, scores and deals in the three runs: "

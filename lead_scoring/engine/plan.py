@@ -94,7 +94,8 @@ TARGET_STEPS = (
         "fire_thresholds",
         "model",
         ("sync_primary_of_changed",),
-        doc="re-arm below, cross and fire above",
+        splits=True,
+        doc="re-arm below, cross and fire above; split runs of every score: by id range",
     ),
     StepKind(
         "release_changes",
@@ -191,8 +192,9 @@ class Step:
     def _run_sync_primary_of_changed(self, _id_range):
         self._recompute._sync_primary_of_changed(self.target)
 
-    def _run_fire_thresholds(self, _id_range):
-        self.scoring_model.threshold_ids.filtered("active")._fire_thresholds()
+    def _run_fire_thresholds(self, id_range):
+        # A crossing is one record's: the ranges fire what the whole would.
+        self.scoring_model.threshold_ids.filtered("active")._fire_thresholds(id_range=id_range)
 
     def _run_release_changes(self, _id_range):
         self._recompute.env["lead.scoring.change"]._release(self.target.key)
@@ -368,4 +370,7 @@ class Plan:
     def _make_fire_thresholds(self, target, scoring_model):
         if not scoring_model.threshold_ids.filtered("active"):
             return []
-        return [Step(self, "fire_thresholds", target, scoring_model)]
+        # By id range where every score was refreshed (a cold run: thousands
+        # cross, each deal created costs milliseconds); whole after a few changes.
+        splits = self._splits_refresh(scoring_model)
+        return [Step(self, "fire_thresholds", target, scoring_model, splits=splits)]

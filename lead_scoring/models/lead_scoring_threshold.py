@@ -192,7 +192,7 @@ class LeadScoringThreshold(models.Model):
     # Engine
     # ------------------------------------------------------------------
 
-    def _fire_thresholds(self, target_ids=None):
+    def _fire_thresholds(self, target_ids=None, id_range=None):
         """Fire the thresholds crossed since the last look, and re-arm the others.
 
         Up: re-arm the records whose score fell below, then fire for the armed
@@ -200,6 +200,9 @@ class LeadScoringThreshold(models.Model):
         those at or above (a record arms by being at or above the value).
 
         :param target_ids: restrict to these records of the thresholds' model
+        :param id_range: restrict to the records of this id range ``(low, high)``
+            (a run split by id range: each record's crossing is its own, so
+            ranges that cover every id fire what one call for all does)
         """
         crossings = self.env["lead.scoring.threshold.crossing"].sudo()
         # A draft's thresholds never fire: drafts score nothing.
@@ -207,12 +210,12 @@ class LeadScoringThreshold(models.Model):
         for threshold in live.sudo():
             column = threshold.model_id._target_column()
             if threshold.direction == "down":
-                fired_ids = crossings._fall(threshold, target_ids)
+                fired_ids = crossings._fall(threshold, target_ids, id_range)
                 # Arming is a crossing row for each record at or above.
-                crossings._cross(threshold, target_ids)
+                crossings._cross(threshold, target_ids, id_range)
             else:
-                crossings._rearm(threshold, target_ids)
-                fired_ids = crossings._cross(threshold, target_ids)
+                crossings._rearm(threshold, target_ids, id_range)
+                fired_ids = crossings._cross(threshold, target_ids, id_range)
             if not fired_ids:
                 continue
             records = threshold.model_id._target_records().browse(fired_ids)
@@ -225,11 +228,13 @@ class LeadScoringThreshold(models.Model):
             threshold._run(records)
 
     def _run(self, records):
-        """Act for ``records``, all the records that crossed in this run.
+        """Act for ``records``, all the records that crossed in this run
+        (of one id range when the run is split by range).
 
         The hook of the actions: ``action`` ``x`` runs ``_run_x(records)``, so
         a bridge that adds an action adds its method; it is called once per
-        threshold and run, with thousands of records on a cold run.
+        threshold and run (per id range: ranges may run side by side), with
+        thousands of records on a cold run.
         """
         self.ensure_one()
         method = getattr(self, f"_run_{self.action}", None)

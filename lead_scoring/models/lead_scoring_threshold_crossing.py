@@ -1,7 +1,7 @@
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-from ..engine import restrict_sql
+from ..engine import id_range_sql, restrict_sql
 
 
 class LeadScoringThresholdCrossing(models.Model):
@@ -38,7 +38,7 @@ class LeadScoringThresholdCrossing(models.Model):
     ]
 
     @api.model
-    def _rearm(self, threshold, target_ids=None):
+    def _rearm(self, threshold, target_ids=None, id_range=None):
         """Forget the crossings of records whose score is now below the
         threshold (or that no longer exist)."""
         column = SQL.identifier(threshold.model_id._target_column())
@@ -56,13 +56,17 @@ class LeadScoringThresholdCrossing(models.Model):
                 model=threshold.model_id.id,
                 column=column,
                 value=threshold.score,
-                restrict=restrict_sql(SQL("c.res_id"), target_ids),
+                restrict=SQL(
+                    "%s %s",
+                    restrict_sql(SQL("c.res_id"), target_ids),
+                    id_range_sql(SQL("c.res_id"), id_range),
+                ),
             )
         )
         self.invalidate_model()
 
     @api.model
-    def _cross(self, threshold, target_ids=None):
+    def _cross(self, threshold, target_ids=None, id_range=None):
         """Record a crossing for each armed record at or above the threshold.
 
         :return: ids of the records that cross it now (for which it fires)
@@ -102,13 +106,17 @@ class LeadScoringThresholdCrossing(models.Model):
                 value=threshold.score,
                 now=now,
                 uid=self.env.uid,
-                restrict=restrict_sql(SQL("s.%s", column), target_ids),
+                restrict=SQL(
+                    "%s %s",
+                    restrict_sql(SQL("s.%s", column), target_ids),
+                    id_range_sql(SQL("s.%s", column), id_range),
+                ),
             )
         )
         return [row[0] for row in self.env.cr.fetchall()]
 
     @api.model
-    def _fall(self, threshold, target_ids=None):
+    def _fall(self, threshold, target_ids=None, id_range=None):
         """Down thresholds: drop the armed records whose score is now below.
 
         :return: ids of those records that are active (for which it fires)
@@ -135,7 +143,11 @@ class LeadScoringThresholdCrossing(models.Model):
                 column=column,
                 value=threshold.score,
                 table=SQL.identifier(scoring_model._target_records()._table),
-                restrict=restrict_sql(SQL("c.res_id"), target_ids),
+                restrict=SQL(
+                    "%s %s",
+                    restrict_sql(SQL("c.res_id"), target_ids),
+                    id_range_sql(SQL("c.res_id"), id_range),
+                ),
             )
         )
         fired = [row[0] for row in self.env.cr.fetchall()]

@@ -28,6 +28,7 @@ JOB_METHODS = (
     "_job_sync_primary_range",
     "_job_sync_primary_of_changed",
     "_job_fire_thresholds",
+    "_job_fire_thresholds_range",
     "_job_release_changes",
     "_job_sync_primary_scores",
 )
@@ -231,6 +232,12 @@ class LeadScoringModel(models.Model):
         """Fire the thresholds crossed, re-arm the others."""
         with self._job_plan() as plan:
             self._run_model_step(plan, "fire_thresholds")
+
+    def _job_fire_thresholds_range(self, low, high):
+        """Fire the thresholds crossed by the records of one id range, re-arm
+        the others (beside the other ranges: a crossing is one record's)."""
+        with self._job_plan(shared=True) as plan:
+            self._run_model_step(plan, "fire_thresholds", (low, high), splits=True)
 
     def _job_release_changes(self, target_key):
         """Forget the changes taken at the start of the run: every rule saw them."""

@@ -3,9 +3,11 @@ from contextlib import closing
 from freezegun import freeze_time
 
 from odoo import fields
-from odoo.tests import tagged
+from odoo.tests import BaseCase, tagged
 
-from ..recompute_graph import RecomputeGraph
+from odoo.addons.lead_scoring.engine import Recompute
+
+from ..recompute_graph import RecomputeGraph, range_size
 from .common import QueueJobCase
 
 
@@ -80,3 +82,40 @@ class TestIdRanges(QueueJobCase):
         self.assertFalse(
             self.lines_of(self.profiel, self.eva).filtered(lambda p: not p.closed_date)
         )
+
+    def test_thresholds_in_ranges_fire_what_the_whole_fires(self):
+        """Crossings are per record: thresholds fired range by range leave the
+        crossings, re-armed records and deals of one call for every record."""
+        self.threshold.active = False  # the run scores, the test fires
+        Recompute(self.profiel, full=True).run()
+        self.threshold.active = True
+        # Eva (10) fired once and fell below since: she re-arms.
+        self.env["lead.scoring.threshold.crossing"].create(
+            {"threshold_id": self.threshold.id, "res_id": self.eva.id, "score": 15.0}
+        )
+        # Anna, Bram (with Carl, who stays below), Dirk and Eva each in a range.
+        cuts = [self.bram.id, self.dirk.id, self.eva.id]
+        ranges = list(zip([None, *cuts], [*cuts, None], strict=True))
+        with closing(self.env.cr.savepoint()):
+            self.threshold._fire_thresholds()
+            whole = self.snapshot()
+        self.env.invalidate_all()
+        for id_range in ranges:
+            self.threshold._fire_thresholds(id_range=id_range)
+        self.assertEqual(self.snapshot(), whole)
+        crossed = {res_id for _threshold, res_id, _date, _score in whole["crossings"]}
+        self.assertEqual(crossed, {self.anna.id, self.bram.id, self.dirk.id})
+        deals = {partner for partner, threshold, _score in whole["deals"] if threshold}
+        self.assertEqual(deals, crossed, "one deal each, in three ranges")
+
+
+class TestRangeSize(BaseCase):
+    def test_range_size(self):
+        """At most the configured size, at least 16 ranges of a large table,
+        no range under 10,000 records unless configured so."""
+        self.assertEqual(range_size(1_000_000, 100_000), 62_500)
+        self.assertEqual(range_size(200_000, 100_000), 12_500)
+        self.assertEqual(range_size(40_000, 100_000), 10_000)
+        self.assertEqual(range_size(5_000_000, 100_000), 100_000)
+        self.assertEqual(range_size(7, 2), 2)
+        self.assertEqual(range_size(0, 100_000), 10_000)

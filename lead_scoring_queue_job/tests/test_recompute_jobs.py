@@ -58,7 +58,8 @@ class TestRecomputeJobs(QueueJobCase):
                 "_job_refresh_range": ranges + 1,
                 "_job_refresh": 2,
                 "_job_sync_primary_range": ranges + 1,
-                "_job_fire_thresholds": 1,
+                # Every score refreshed: the contact thresholds by id range too.
+                "_job_fire_thresholds_range": ranges,
                 "_job_sync_primary_scores": 1,
             },
             "a full run takes and releases no changes",
@@ -73,31 +74,22 @@ class TestRecomputeJobs(QueueJobCase):
             (self.profiel, profiel_ranges),
             (self.deal_model, deal_ranges),
         ):
-            refresh_ranges = of("_job_refresh_range", scoring_model)
-            (finish,) = of("_job_refresh", scoring_model)
-            primary_ranges = of("_job_sync_primary_range", scoring_model)
-            self.assertEqual(len(refresh_ranges), len(rule_jobs))
-            for job in refresh_ranges:
-                self.assertEqual(job.depends_on, set(rule_jobs), "after every rule range")
-            self.assertEqual(finish.depends_on, refresh_ranges)
-            self.assertTrue(finish.kwargs.get("split"))
-            for job in primary_ranges:
-                self.assertEqual(job.depends_on, {finish})
+            self.assert_refresh_after_rules(of, scoring_model, rule_jobs)
         for job in profiel_ranges:
             self.assertFalse(job.depends_on, "contact rules start the run")
-        (thresholds,) = by_method["_job_fire_thresholds"]
-        self.assertEqual(thresholds.depends_on, of("_job_sync_primary_range", self.profiel))
-        for job in deal_ranges:
-            self.assertEqual(job.depends_on, {thresholds}, "contact thresholds create deals")
+        self.assert_thresholds_by_range(of, profiel_ranges, deal_ranges)
         self.assertEqual(
             by_method["_job_sync_primary_scores"][0].depends_on,
             of("_job_sync_primary_range", self.deal_model),
         )
+        self.assert_ranges_cover_every_id(of, profiel_ranges)
+
+    def assert_ranges_cover_every_id(self, of, profiel_ranges):
+        """The ranges together cover every id, and say which records."""
         self.assertIn(
             f"Lead scoring: Profiel, refresh the scores, contacts 1–{self.range_size:,}",  # noqa: RUF001
             [job.description for job in of("_job_refresh_range", self.profiel)],
         )
-        # The ranges together cover every id, and say which records.
         bounds = sorted((job.args[2] or 0, job.args[3]) for job in profiel_ranges)
         self.assertIsNone(bounds[-1][1])
         for (_low, high), (next_low, _high) in itertools.pairwise(bounds):
@@ -105,6 +97,41 @@ class TestRecomputeJobs(QueueJobCase):
         self.assertIn(
             f"Lead scoring: Profiel, 3 rules, contacts 1–{self.range_size:,}",  # noqa: RUF001
             [job.description for job in profiel_ranges],
+        )
+
+    def assert_refresh_after_rules(self, of, scoring_model, rule_jobs):
+        """The model's refresh ranges after its rule ranges, then the job that
+        completes them, then the primary copy by range."""
+        refresh_ranges = of("_job_refresh_range", scoring_model)
+        (finish,) = of("_job_refresh", scoring_model)
+        primary_ranges = of("_job_sync_primary_range", scoring_model)
+        self.assertEqual(len(refresh_ranges), len(rule_jobs))
+        for job in refresh_ranges:
+            self.assertEqual(job.depends_on, set(rule_jobs), "after every rule range")
+        self.assertEqual(finish.depends_on, refresh_ranges)
+        self.assertTrue(finish.kwargs.get("split"))
+        for job in primary_ranges:
+            self.assertEqual(job.depends_on, {finish})
+
+    def assert_thresholds_by_range(self, of, profiel_ranges, deal_ranges):
+        """The contact thresholds over the ranges of the contact rules, after
+        the primary copy; the deal rules after all of them (deals created by a
+        contact threshold are scored in the same run)."""
+        thresholds = of("_job_fire_thresholds_range", self.profiel)
+        for job in thresholds:
+            self.assertEqual(job.depends_on, of("_job_sync_primary_range", self.profiel))
+        self.assertEqual(
+            sorted((job.args[0] or 0, job.args[1] or 0) for job in thresholds),
+            sorted((job.args[2] or 0, job.args[3] or 0) for job in profiel_ranges),
+            "the thresholds over the ranges of the rules",
+        )
+        for job in deal_ranges:
+            self.assertEqual(
+                job.depends_on, thresholds, "after every range of the contact thresholds"
+            )
+        self.assertIn(
+            f"Lead scoring: Profiel, thresholds, contacts 1–{self.range_size:,}",  # noqa: RUF001
+            [job.description for job in thresholds],
         )
 
     def test_jobs_give_what_the_engine_gives(self):
