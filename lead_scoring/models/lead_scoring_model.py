@@ -1,5 +1,6 @@
 import json
 import logging
+import time
 
 from markupsafe import Markup
 
@@ -49,6 +50,8 @@ DRAFT_SETTINGS = (
     "rollup",
     "trend_days",
 )
+# How long a publish waits for a running recompute to finish (seconds).
+PUBLISH_LOCK_WAIT = 60
 # A publish notes rule changes itself: the rules' own notes stay quiet.
 PUBLISH_QUIET = {"lead_scoring_lab_apply": True}
 # What a rule of a draft carries over to the live rule it copies when published.
@@ -753,7 +756,9 @@ class LeadScoringModel(models.Model):
            chatter tells what changed.
 
         All under the recompute lock: a scheduled run (or its jobs) and a
-        publish never interleave.
+        publish never interleave. A publish waits for a running run up to
+        ``PUBLISH_LOCK_WAIT`` seconds; a run that finds a publish going on
+        leaves its work to the next one.
 
         :param auc_note: text the preview adds to the chatter (both ROC AUCs)
         :return: the ``lead.scoring.model.version`` stored
@@ -765,10 +770,13 @@ class LeadScoringModel(models.Model):
         live = self.live_model_id
         live.check_access("write")
         recompute = Recompute(live.sudo())
-        if not recompute._lock():
-            raise UserError(
-                self.env._("Scores are being recomputed right now. Try again in a minute.")
-            )
+        deadline = time.monotonic() + PUBLISH_LOCK_WAIT
+        while not recompute._lock():
+            if time.monotonic() >= deadline:
+                raise UserError(
+                    self.env._("Scores are being recomputed right now. Try again in a minute.")
+                )
+            time.sleep(0.5)
         try:
             self.env.flush_all()
             version = live._apply_draft(self, recompute, fire_thresholds, auc_note)

@@ -1,3 +1,5 @@
+import threading
+import time
 from unittest.mock import patch
 
 from odoo.exceptions import AccessError, RedirectWarning, UserError, ValidationError
@@ -5,6 +7,7 @@ from odoo.sql_db import db_connect
 from odoo.tests import new_test_user, tagged
 
 from ..engine import RECOMPUTE_LOCK_KEY
+from ..models import lead_scoring_model
 from ..models.lead_scoring_model import LeadScoringModel
 from .common import LeadScoringCase
 
@@ -312,13 +315,33 @@ class TestModelVersions(LeadScoringCase):
             other.execute("SELECT pg_advisory_unlock(%s)", [RECOMPUTE_LOCK_KEY])
 
     def test_publish_waits_for_a_running_recompute(self):
+        """A publish started while a run holds the lock waits for it to end;
+        past PUBLISH_LOCK_WAIT it gives up and changes nothing."""
         draft = self.live._create_draft()
+        self.draft_rule(draft, self.nl_rule).points = 12
+        release = None
         with db_connect(self.env.cr.dbname).cursor() as other:
             other.execute("SELECT pg_advisory_lock(%s)", [RECOMPUTE_LOCK_KEY])
             try:
-                with self.assertRaises(UserError):
+                with (
+                    patch.object(lead_scoring_model, "PUBLISH_LOCK_WAIT", 0),
+                    self.assertRaises(UserError),
+                ):
                     draft._publish_draft()
+                self.assertTrue(draft.exists())
+                self.assertEqual(self.profiel.version, 1)
+                # The run ends a second later: the publish waited for it.
+                release = threading.Timer(
+                    1.0,
+                    other.execute,
+                    ["SELECT pg_advisory_unlock(%s)", [RECOMPUTE_LOCK_KEY]],
+                )
+                release.start()
+                started = time.monotonic()
+                draft._publish_draft()
+                self.assertGreaterEqual(time.monotonic() - started, 0.9)
             finally:
-                other.execute("SELECT pg_advisory_unlock(%s)", [RECOMPUTE_LOCK_KEY])
-        self.assertTrue(draft.exists())
-        self.assertEqual(self.profiel.version, 1)
+                if release:
+                    release.join()
+        self.assertFalse(draft.exists())
+        self.assertEqual(self.profiel.version, 2)
