@@ -46,10 +46,14 @@ class LeadScoringPoint(models.Model):
     )
     target = fields.Selection(related="model_id.target")
     company_id = fields.Many2one(related="model_id.company_id")
+    # auto_join: the multi-company record rule reads the scored record's
+    # company through a join, not an IN over a million contacts' ids.
     partner_id = fields.Many2one(
-        "res.partner", "Contact", ondelete="cascade", index="btree_not_null"
+        "res.partner", "Contact", ondelete="cascade", index="btree_not_null", auto_join=True
     )
-    lead_id = fields.Many2one("crm.lead", "Deal", ondelete="cascade", index="btree_not_null")
+    lead_id = fields.Many2one(
+        "crm.lead", "Deal", ondelete="cascade", index="btree_not_null", auto_join=True
+    )
     points = fields.Float(required=True, help="The points this line counts for (graded).")
     multiplier = fields.Float(
         default=1.0, help="Grade multiplier of an automation or API line; 1 when ungraded."

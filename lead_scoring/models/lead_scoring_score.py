@@ -35,11 +35,23 @@ class LeadScoringScore(models.Model):
     )
     target = fields.Selection(related="model_id.target")
     company_id = fields.Many2one(related="model_id.company_id")
+    # auto_join: the multi-company record rule reads the scored record's
+    # company through a join, not an IN over a million contacts' ids.
     partner_id = fields.Many2one(
-        "res.partner", "Contact", ondelete="cascade", index="btree_not_null", readonly=True
+        "res.partner",
+        "Contact",
+        ondelete="cascade",
+        index="btree_not_null",
+        readonly=True,
+        auto_join=True,
     )
     lead_id = fields.Many2one(
-        "crm.lead", "Deal", ondelete="cascade", index="btree_not_null", readonly=True
+        "crm.lead",
+        "Deal",
+        ondelete="cascade",
+        index="btree_not_null",
+        readonly=True,
+        auto_join=True,
     )
     score = fields.Float(readonly=True, aggregator="avg")
     rollup_score = fields.Float(
