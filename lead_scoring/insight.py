@@ -72,31 +72,39 @@ def score_then_sql(scoring_model, moment, target_ids=None):
     )
 
 
-def lower_counts(cr, model_id, scores):
-    """``(total, {score: rows below})``: how many score rows of a scoring
-    model there are, and how many have a lower score than each of ``scores``,
-    in one pass over the model's scores."""
-    bounds = sorted(set(scores))
-    if not bounds:
-        return 0, {}
-    # width_bucket(x, bounds): how many bounds are at or below x.
-    cr.execute(
-        SQL(
-            """
-            SELECT width_bucket(score, %(bounds)s::float8[]), count(*)
-              FROM lead_scoring_score WHERE model_id = %(model)s GROUP BY 1
-            """,
-            bounds=bounds,
-            model=model_id,
+def lower_counts(cr, scores_by_model):
+    """``{model id: (total, {score: rows below})}``: how many score rows each
+    scoring model has, and how many have a lower score than each of its
+    ``scores`` (``{model id: scores}``): one pass over those models' rows,
+    one statement for all of them."""
+    branches = []
+    for model_id, scores in scores_by_model.items():
+        # width_bucket(x, bounds): how many bounds are at or below x.
+        branches.append(
+            SQL(
+                """
+                SELECT %(model)s, width_bucket(score, %(bounds)s::float8[]), count(*)
+                  FROM lead_scoring_score WHERE model_id = %(model)s GROUP BY 2
+                """,
+                bounds=sorted(set(scores)),
+                model=model_id,
+            )
         )
-    )
-    per_bucket = dict(cr.fetchall())
-    total = sum(per_bucket.values())
-    below, lower = 0, {}
-    for index, bound in enumerate(bounds):
-        below += per_bucket.get(index, 0)
-        lower[bound] = below
-    return total, lower
+    if not branches:
+        return {}
+    cr.execute(SQL(" UNION ALL ").join(branches))
+    per_bucket = {}
+    for model_id, bucket, count in cr.fetchall():
+        per_bucket.setdefault(model_id, {})[bucket] = count
+    result = {}
+    for model_id, scores in scores_by_model.items():
+        buckets = per_bucket.get(model_id, {})
+        below, lower = 0, {}
+        for index, bound in enumerate(sorted(set(scores))):
+            below += buckets.get(index, 0)
+            lower[bound] = below
+        result[model_id] = (sum(buckets.values()), lower)
+    return result
 
 
 def percentile(lower, total):

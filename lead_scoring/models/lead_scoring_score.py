@@ -191,25 +191,32 @@ class LeadScoringScore(models.Model):
 
     @api.depends("score", "model_id.trend_days")
     def _compute_trend(self):
+        """One statement for the rows of every scoring model read together."""
         self.env["lead.scoring.point"].flush_model()
+        branches = []
         for scoring_model, scores in self.grouped("model_id").items():
             column = scoring_model._target_column() if scoring_model else None
-            then = {}
             targets = scores.filtered(lambda s, c=column: c and s[c])
             if targets:
-                self.env.cr.execute(
-                    insight.score_then_sql(
-                        scoring_model,
-                        self._trend_moment(scoring_model),
-                        [s[column].id for s in targets],
-                    )
+                then_sql = insight.score_then_sql(
+                    scoring_model,
+                    self._trend_moment(scoring_model),
+                    [s[column].id for s in targets],
                 )
-                then = dict(self.env.cr.fetchall())
-            for score in scores:
-                target_id = column and score[column].id
-                score.trend = round(score.score - then.get(target_id, score.score), 2)
-                score.trend_direction = insight.trend_direction(score.trend)
-                score.trend_arrow = f"{insight.ARROWS[score.trend_direction]} {score.trend:+g}"
+                branches.append(SQL("SELECT %s, q.* FROM (%s) q", scoring_model.id, then_sql))
+        then = {}
+        if branches:
+            self.env.cr.execute(SQL(" UNION ALL ").join(branches))
+            then = {
+                (model_id, target_id): value
+                for model_id, target_id, value in self.env.cr.fetchall()
+            }
+        for score in self:
+            column = score.model_id._target_column() if score.model_id else None
+            key = (score.model_id.id, column and score[column].id)
+            score.trend = round(score.score - then.get(key, score.score), 2)
+            score.trend_direction = insight.trend_direction(score.trend)
+            score.trend_arrow = f"{insight.ARROWS[score.trend_direction]} {score.trend:+g}"
 
     @api.depends("score", "next_threshold_id")
     def _compute_next_steps_html(self):
@@ -275,12 +282,14 @@ class LeadScoringScore(models.Model):
     @api.depends("score")
     def _compute_percentile(self):
         self.flush_model(["score", "model_id"])
-        for scoring_model, scores in self.grouped("model_id").items():
-            total, lower = insight.lower_counts(
-                self.env.cr, scoring_model.id, scores.mapped("score")
-            )
-            for score in scores:
-                score.percentile = insight.percentile(lower.get(score.score, 0), total)
+        groups = self.grouped("model_id")
+        counts = insight.lower_counts(
+            self.env.cr,
+            {model.id: scores.mapped("score") for model, scores in groups.items() if model},
+        )
+        for score in self:
+            total, lower = counts.get(score.model_id.id, (0, {}))
+            score.percentile = insight.percentile(lower.get(score.score, 0), total)
 
     def _search_percentile(self, operator, value):
         if operator not in (">=", ">") or not isinstance(value, int | float):
