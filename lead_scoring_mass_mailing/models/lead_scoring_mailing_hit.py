@@ -1,9 +1,10 @@
 import logging
-import threading
 from collections import defaultdict
 
 from odoo import api, fields, models
 from odoo.tools import SQL, str2bool
+
+from odoo.addons.lead_scoring.batches import run_in_committed_batches
 
 from .mailing_trace import Hit
 
@@ -148,15 +149,7 @@ class LeadScoringMailingHit(models.Model):
     def _cron_score_hits(self):
         """Score every pending hit (scheduled action), one committed batch
         after another."""
-        commit = not getattr(threading.current_thread(), "testing", False)
-        done = 0
-        while True:
-            count = self._score_hits(limit=BATCH_SIZE)
-            done += count
-            if commit:
-                self.env.cr.commit()  # pylint: disable=invalid-commit
-            if count < BATCH_SIZE:
-                break
+        done = run_in_committed_batches(self.env, self._score_hits, BATCH_SIZE)
         if done:
             _logger.info("Lead scoring: scored mailing opens and clicks (%s batch rows)", done)
         return done

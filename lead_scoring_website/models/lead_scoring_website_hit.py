@@ -1,8 +1,9 @@
 import logging
-import threading
 
 from odoo import api, fields, models
 from odoo.tools import SQL, str2bool
+
+from odoo.addons.lead_scoring.batches import run_in_committed_batches
 
 _logger = logging.getLogger(__name__)
 
@@ -95,15 +96,7 @@ class LeadScoringWebsiteHit(models.Model):
     def _cron_score_hits(self):
         """Credit every pending view (scheduled action), one committed batch
         after another."""
-        commit = not getattr(threading.current_thread(), "testing", False)
-        done = 0
-        while True:
-            count = self._score_hits(limit=BATCH_SIZE)
-            done += count
-            if commit:
-                self.env.cr.commit()  # pylint: disable=invalid-commit
-            if count < BATCH_SIZE:
-                break
+        done = run_in_committed_batches(self.env, self._score_hits, BATCH_SIZE)
         if done:
             _logger.info("Lead scoring: credited %s page views", done)
         return done
