@@ -18,7 +18,6 @@ See benchmarks/README.md for what each figure means.
 """
 
 import argparse
-import contextlib
 import json
 import math
 import random
@@ -107,29 +106,6 @@ PARTNER_COLUMNS = (
 # ----------------------------------------------------------------------------
 # Memory: the growth of this process's resident set during one step
 # ----------------------------------------------------------------------------
-
-
-def status_kb(key):
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return 0
-
-
-@contextlib.contextmanager
-def measure(bench, name, records):
-    """``Bench.measure`` (time, queries), with the memory of the step itself:
-    its peak RSS minus the RSS before it. The high-water mark is reset first
-    (``/proc/self/clear_refs``), so an earlier peak (the data load) cannot
-    hide the step's own; that also resets ``ru_maxrss``, which the base
-    measure reads, hence the figures are set after it."""
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
-    before = status_kb("VmRSS")
-    with bench.measure(name, records) as step:
-        yield step
-    step.rss_mb = status_kb("VmHWM") / 1024
-    step.rss_growth_mb = (status_kb("VmHWM") - before) / 1024
 
 
 # ----------------------------------------------------------------------------
@@ -280,7 +256,9 @@ def load_data(bench, deals, customers):
     lost: archived with probability 0) and their tags and custom values."""
     cr, rng, refs, now = bench.cr, bench.rng, bench.refs, bench.now
     custom_names = [name for name, _t, _v in CUSTOM_FIELDS[: max(0, bench.args.fields - 14)]]
-    with measure(bench, f"load {customers:,} customers + {deals:,} closed deals", deals) as step:
+    with harness.measure_memory(
+        bench, f"load {customers:,} customers + {deals:,} closed deals", deals
+    ) as step:
         first = harness.next_id(cr, "res_partner")
         people = list(customer_rows(rng, refs, first, customers, now))
         harness.copy_rows(cr, "res_partner", PARTNER_COLUMNS, (p[0] for p in people))
@@ -445,7 +423,7 @@ def lab_analysis(bench, scoring_model, date_from, label):
         {"model_id": scoring_model.id, "date_from": date_from, "date_to": bench.now.date()}
     )
     outcomes = outcome_count(bench, fields.Datetime.to_datetime(date_from))
-    with measure(bench, f"analyse {label}", outcomes) as step:
+    with harness.measure_memory(bench, f"analyse {label}", outcomes) as step:
         values = lab._analyse_rules()
         data = json.loads(values["pattern_data"])
         step.note = (
@@ -456,12 +434,14 @@ def lab_analysis(bench, scoring_model, date_from, label):
     fields_count = len(
         list(env["lead.scoring.lab.candidate"]._candidate_fields(lab._target_records()))
     )
-    with measure(bench, f"discover {label}, {fields_count} fields", outcomes) as step:
+    with harness.measure_memory(
+        bench, f"discover {label}, {fields_count} fields", outcomes
+    ) as step:
         candidates = lab._discover_candidates(data)
         step.note = f"{len(candidates)} candidates: " + ", ".join(
             f"{c['name']} {c['suggested_points']:+g}" for c in candidates[:6]
         )
-    with measure(bench, f"write the lab {label}", outcomes) as step:
+    with harness.measure_memory(bench, f"write the lab {label}", outcomes) as step:
         lab.write(
             dict(values, state="analysed", candidate_ids=[Command.create(c) for c in candidates])
         )
@@ -492,7 +472,7 @@ def naive_analysis(bench, scoring_model, date_from):
     env.invalidate_all()
     rules = scoring_model.rule_ids.sorted(lambda r: (r.sequence, r.id))
     start = fields.Datetime.to_datetime(date_from)
-    with measure(bench, "naive: one record per opportunity", 0) as step:
+    with harness.measure_memory(bench, "naive: one record per opportunity", 0) as step:
         leads = (
             env["crm.lead"]
             .with_context(active_test=False)

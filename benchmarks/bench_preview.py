@@ -18,11 +18,9 @@ See benchmarks/README.md ("The preview and publish benchmark").
 """
 
 import argparse
-import contextlib
 import time
 import traceback
 from collections import Counter
-from pathlib import Path
 
 import startup
 
@@ -38,6 +36,7 @@ from harness import (
     configure_odoo,
     machine_info,
     machine_line,
+    measure_memory,
     print_steps,
     release_databases,
     table_sizes,
@@ -63,33 +62,6 @@ POINTS = {"Land is NL": 25.0, "Beslisser": 20.0, "Klant of VIP": 10.0}
 FILTER_RULE = "Land niet bediend"  # served: NL, BE, DE -> NL, BE, DE, GB
 SERVED = ("NL", "BE", "DE", "GB")
 REMOVED_RULE = "Oud contact"
-
-
-# ----------------------------------------------------------------------------
-# Memory: the growth of this process's resident set during one step
-# ----------------------------------------------------------------------------
-
-
-def status_kb(key):
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return 0
-
-
-@contextlib.contextmanager
-def measure(bench, name, records):
-    """``Bench.measure`` with the step's own peak memory: the kernel's
-    high-water mark is reset first (``/proc/self/clear_refs``), so an earlier
-    peak (the data load, the cold run) cannot hide it. Only this process:
-    PostgreSQL's memory is not in it."""
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
-    before = status_kb("VmRSS")
-    with bench.measure(name, records) as step:
-        yield step
-    step.rss_mb = status_kb("VmHWM") / 1024
-    step.rss_growth_mb = (status_kb("VmHWM") - before) / 1024
 
 
 # ----------------------------------------------------------------------------
@@ -350,7 +322,7 @@ def preview_phase(bench, scoring_models):
     population = scope_count(bench, live)
     bench.cr.commit()
     bench.env.invalidate_all()
-    with measure(bench, "(2) preview of the draft (_open_for)", population) as step:
+    with measure_memory(bench, "(2) preview of the draft (_open_for)", population) as step:
         action = manager["lead.scoring.preview"]._open_for(draft)
         bench.cr.commit()
     preview = manager["lead.scoring.preview"].browse(action["res_id"])
@@ -369,7 +341,9 @@ def preview_phase(bench, scoring_models):
     # The naive way on a sample, extrapolated to the population.
     sample = sample_ids(bench, live, args.naive_size)
     bench.env.invalidate_all()
-    with measure(bench, f"(2) naive per-record preview, K={len(sample):,}", len(sample)) as naive:
+    with measure_memory(
+        bench, f"(2) naive per-record preview, K={len(sample):,}", len(sample)
+    ) as naive:
         naive_result = naive_preview(bench, live.sudo(), draft.sudo(), sample)
     extrapolated = naive.seconds * population / max(1, len(sample))
     naive.note = (
@@ -381,7 +355,7 @@ def preview_phase(bench, scoring_models):
     preview.fire_thresholds = False
     bench.cr.commit()
     bench.env.invalidate_all()
-    with measure(bench, "(3) publish, fire_thresholds off", population) as step:
+    with measure_memory(bench, "(3) publish, fire_thresholds off", population) as step:
         preview.action_publish()
         bench.cr.commit()
     snapshot_scores(bench, live, "bench_after")

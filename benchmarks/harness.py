@@ -101,6 +101,31 @@ class Bench:
         )
 
 
+def status_kb(key):
+    """A figure of this process's /proc/self/status, in kB (0 if absent)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+@contextlib.contextmanager
+def measure_memory(bench, name, records):
+    """``Bench.measure`` (time, queries), with the memory of the step itself:
+    its peak RSS minus the RSS before it. The high-water mark is reset first
+    (``/proc/self/clear_refs``), so an earlier peak (the data load, the cold
+    run) cannot hide the step's own; that also resets ``ru_maxrss``, which the
+    base measure reads, hence the figures are set after it. Only this
+    process: PostgreSQL's memory is not in it."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+    before = status_kb("VmRSS")
+    with bench.measure(name, records) as step:
+        yield step
+    step.rss_mb = status_kb("VmHWM") / 1024
+    step.rss_growth_mb = (status_kb("VmHWM") - before) / 1024
+
+
 def percentile_ms(durations, share):
     ordered = sorted(durations)
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))] * 1000
