@@ -2,12 +2,17 @@ import logging
 
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
 
 # No "created" note, no tracking, no follower on the mailing contacts a
 # threshold creates: a cold run may create thousands.
 QUIET = {"mail_create_nolog": True, "mail_create_nosubscribe": True, "tracking_disable": True}
+# pg_advisory_xact_lock(LIST_LOCK, mailing list id): one transaction at a time
+# adds contacts to a list ("LSML"; not lead_scoring's RECOMPUTE_LOCK_KEY, which
+# keys the scoring models' locks).
+LIST_LOCK = 0x4C534D4C
 
 
 class LeadScoringThreshold(models.Model):
@@ -103,12 +108,15 @@ class LeadScoringThreshold(models.Model):
         opt-out is never undone), blacklisted e-mails, contacts without an
         e-mail (counted in the scoring model's chatter). A mailing contact
         with the e-mail is reused (the oldest); otherwise one is created with
-        the contact's name and e-mail.
+        the contact's name and e-mail. Runs side by side (id ranges) add to a
+        list one at a time (``_lock_list``): no e-mail twice on a list.
 
         :return: the new subscriptions
         """
         self.ensure_one()
         emails, skipped = self._list_emails(records)
+        if emails:
+            self._lock_list()
         blacklisted = set(
             self.env["mail.blacklist"]
             .sudo()
@@ -119,6 +127,9 @@ class LeadScoringThreshold(models.Model):
         opted_out = {s.contact_id.email_normalized for s in subscribed if s.opt_out}
         done = set(subscribed.contact_id.mapped("email_normalized"))
         todo = [email for email in emails if email not in blacklisted and email not in done]
+        if todo:
+            on_list = self._emails_on_list_committed(todo)
+            todo = [email for email in todo if email not in on_list]
         subscriptions, new_contacts = self._subscribe_emails(
             {email: emails[email] for email in todo}
         )
@@ -135,6 +146,55 @@ class LeadScoringThreshold(models.Model):
         )
         self._log_skipped(skipped)
         return subscriptions
+
+    def _lock_list(self):
+        """Wait until no other transaction is adding contacts to the list, and
+        keep the others waiting until this one commits or rolls back.
+
+        The id ranges of a cold run fire their thresholds side by side, each in
+        its own transaction (``lead_scoring_queue_job``), and two contacts with
+        one e-mail (a person and its company, two persons sharing info@) may
+        sit in two ranges: both would find no mailing contact and both create
+        one, or both subscribe the same one (which Odoo refuses). Under the
+        lock the find-or-create of a list is one transaction at a time. The
+        lock alone is not enough: Odoo's transactions are REPEATABLE READ, so
+        one that waited still reads the snapshot it took before the other
+        committed; ``_emails_on_list_committed`` reads what is on the list
+        again after the lock is held. Together: never two mailing contacts with
+        one e-mail on a list, however the ranges interleave.
+        """
+        self.env.cr.execute(
+            SQL("SELECT pg_advisory_xact_lock(%s, %s)", LIST_LOCK, self.mailing_list_id.id)
+        )
+
+    def _emails_on_list_committed(self, emails):
+        """The e-mails among ``emails`` on the list (subscribed or opted out)
+        by what is committed now, in a transaction of its own: the current one
+        cannot see what another committed after its first statement. Call it
+        under ``_lock_list``: the transactions that held the lock before have
+        committed, and no other adds to the list until this one commits.
+
+        A mailing contact committed meanwhile but not on the list cannot be
+        reused (this transaction cannot see it): one is created for the list.
+        A subscription this transaction removed (a "Remove from a mailing
+        list" threshold of the same run, same list and e-mail) still counts as
+        on the list: it is not committed yet.
+        """
+        with self.env.registry.cursor() as cr:
+            cr.execute(
+                SQL(
+                    """
+                    SELECT contact.email_normalized
+                      FROM mailing_subscription subscription
+                      JOIN mailing_contact contact ON contact.id = subscription.contact_id
+                     WHERE subscription.list_id = %s
+                       AND contact.email_normalized = ANY(%s)
+                    """,
+                    self.mailing_list_id.id,
+                    list(emails),
+                )
+            )
+            return {email for (email,) in cr.fetchall()}
 
     def _subscribe_emails(self, partners_by_email):
         """Subscribe each e-mail of ``{e-mail: contact}`` to the list: the
