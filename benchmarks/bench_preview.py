@@ -17,7 +17,6 @@ Usage: python3 benchmarks/bench_preview.py [--contacts N] [--deals M]
 See benchmarks/README.md ("The preview and publish benchmark").
 """
 
-import argparse
 import time
 import traceback
 from collections import Counter
@@ -27,21 +26,23 @@ import startup
 if __name__ == "__main__":
     startup.prepare_process()  # before Odoo loads
 
-import bench_insight
-from bench_recompute import database, recompute
-from dataset import create_scoring_models, key_accounts, load_dataset
+from dataset import THRESHOLD, build_with_history, prepare_references
 from harness import (
-    DB_PREFIX,
     Bench,
+    check_segments_args,
     configure_odoo,
+    database,
     machine_info,
     machine_line,
     measure_memory,
     print_steps,
+    recompute,
     release_databases,
+    segments_parser,
     table_sizes,
     write_json,
 )
+from insight import insight_phase, print_figures
 
 from odoo.tools import SQL
 
@@ -51,68 +52,12 @@ GOALS = {
     "preview_mb": 500.0,
     "publish_seconds": 60.0,
 }
-# The Profiel threshold bench_recompute.py sets (its --threshold default).
-THRESHOLD = 50.0
-# How far back the cold run's ledger lines are dated ("history"): beyond
-# the 30 days of a trend, so that a trend shows what changed since.
-HISTORY_DAYS = 45
 # The draft: 5 of Profiel's rules changed (the data set gives Profiel 8 of
 # the 20 rules): points of 3, the filter of 1, 1 removed.
 POINTS = {"Land is NL": 25.0, "Beslisser": 20.0, "Klant of VIP": 10.0}
 FILTER_RULE = "Land niet bediend"  # served: NL, BE, DE -> NL, BE, DE, GB
 SERVED = ("NL", "BE", "DE", "GB")
 REMOVED_RULE = "Oud contact"
-
-
-# ----------------------------------------------------------------------------
-# The data set
-# ----------------------------------------------------------------------------
-
-
-def build(bench):
-    """The --segments data set of bench_recompute.py, its Profiel threshold,
-    the cold run, and a history: the cold run's lines dated HISTORY_DAYS back.
-
-    :return: the scoring models by key (engagement, profile, deal, accounts)
-    """
-    args = bench.args
-    first, _last = load_dataset(
-        bench, f"load {args.contacts:,} contacts + {args.deals:,} deals", args.contacts, args.deals
-    )
-    # Lost opportunities get the closing date crm gives them when marked lost
-    # (the data set leaves it empty): the preview's ROC AUCs need won and lost.
-    bench.cr.execute(
-        """
-        UPDATE crm_lead SET date_closed = date_last_stage_update
-         WHERE type = 'opportunity' AND NOT active AND probability = 0 AND date_closed IS NULL
-        """
-    )
-    bench.cr.commit()
-    bench.refs["key_accounts"] = key_accounts(bench, first, first + min(10_000, args.contacts) - 1)
-    scoring_models = create_scoring_models(bench, 20, segments=True)
-    bench.env["lead.scoring.threshold"].create(
-        {
-            "model_id": scoring_models["profile"].id,
-            "name": "Sterk profiel: deal",
-            "score": THRESHOLD,
-            "action": "create_deal",
-            "team_id": bench.refs["team"],
-        }
-    )
-    bench.cr.commit()
-    recompute(bench, "(a) cold full recompute", analyze=False)
-    # A database in use has a history: without one, every score rose from
-    # nothing within the trend period. Setup, not measured as a goal.
-    with bench.measure(f"history: ledger dated {HISTORY_DAYS} days back (setup)", 0) as step:
-        bench.cr.execute(
-            SQL(
-                "UPDATE lead_scoring_point SET date = date - make_interval(days => %s)",
-                HISTORY_DAYS,
-            )
-        )
-        step.records = bench.cr.rowcount
-        bench.cr.commit()
-    return scoring_models
 
 
 # ----------------------------------------------------------------------------
@@ -430,7 +375,7 @@ def print_report(bench, machine):
             print(f"{name:<46} {value:>12}  {goal}")
     insight = bench.results.get("insight")
     if insight:
-        bench_insight.print_figures(insight)
+        print_figures(insight)
     sizes = bench.results.get("tables")
     if sizes:
         print(
@@ -444,61 +389,27 @@ def print_report(bench, machine):
 # ----------------------------------------------------------------------------
 
 
-def parser(description):
-    """The options of this script and of bench_insight.py."""
-    result = argparse.ArgumentParser(description=description)
-    result.add_argument("--contacts", type=int, default=1_000_000, help="res.partner records")
-    result.add_argument("--deals", type=int, help="crm.lead records (default: contacts / 5)")
-    result.add_argument("--seed", type=int, default=42)
-    result.add_argument("--db", default=f"{DB_PREFIX}_preview", help=f"starts with {DB_PREFIX}")
-    result.add_argument("--keep-db", action="store_true", help="do not drop the database")
-    result.add_argument(
-        "--json", nargs="?", const="", default=None, metavar="PATH", help="write JSON results"
-    )
-    result.add_argument(
-        "--show-queries",
-        action="store_true",
-        help="print the statements of the contact form reads and the slowest of the filters",
-    )
-    result.add_argument("--log-level", default="warn", help="Odoo log level")
-    result.add_argument("--log-handler", action="append", default=[], metavar="PREFIX:LEVEL")
-    return result
-
-
-def check_args(parse, args):
-    if not args.db.startswith(DB_PREFIX):
-        parse.error(f"--db must start with {DB_PREFIX} (the script drops it)")
-    if args.contacts < 1000:
-        parse.error("--contacts must be at least 1,000")
-    if args.deals is None:
-        args.deals = args.contacts // 5
-    # What bench_recompute.recompute and database expect.
-    args.analyze = True
-    args.segments = True
-    return args
-
-
 def parse_args(argv=None):
-    parse = parser(__doc__.split("\n\n")[0])
+    parse = segments_parser(__doc__.split("\n\n")[0])
     parse.add_argument(
         "--naive-size", type=int, default=10_000, help="records of the naive preview (K)"
     )
     parse.add_argument(
         "--no-insight", dest="insight", action="store_false", help="skip bench_insight's steps"
     )
-    args = check_args(parse, parse.parse_args(argv))
+    args = check_segments_args(parse, parse.parse_args(argv))
     args.naive_size = max(1, min(args.naive_size, args.contacts))
     return args
 
 
 def run(bench):
     args = bench.args
-    with database(bench, args.db):
-        scoring_models = build(bench)
+    with database(bench, args.db, prepare_references):
+        scoring_models = build_with_history(bench)
         preview_phase(bench, scoring_models)
         if args.insight:
             try:
-                bench_insight.insight_phase(bench, scoring_models)
+                insight_phase(bench, scoring_models)
             except Exception:  # noqa: BLE001 -- the preview's figures are reported all the same
                 traceback.print_exc()
                 bench.cr.rollback()

@@ -19,16 +19,13 @@ See benchmarks/README.md for what each figure means.
 
 import argparse
 import contextlib
-import random
 import time
-from datetime import timedelta
 
 import startup
 
 if __name__ == "__main__":
     startup.prepare_process()  # before Odoo loads
 
-import psycopg2
 from dataset import (
     FREE_MAIL,
     JOB_TITLES,
@@ -39,28 +36,27 @@ from dataset import (
     weighted,
 )
 from dateutil.relativedelta import relativedelta
-from freezegun import freeze_time
 from harness import (
     DB_PREFIX,
     Bench,
     Step,
+    active_records,
     configure_odoo,
-    drop_database,
-    install_addon,
+    database,
     machine_info,
     machine_line,
-    open_registry,
-    peak_rss_mb,
     percentile_ms,
     print_steps,
+    recompute,
+    refresh_statistics,
     release_databases,
     table_sizes,
+    turn_the_day,
     write_json,
 )
 
 from odoo import fields
 from odoo.fields import Command
-from odoo.modules.registry import Registry
 from odoo.tools import SQL
 from odoo.tools.safe_eval import datetime as safe_datetime
 from odoo.tools.safe_eval import safe_eval
@@ -69,125 +65,6 @@ from odoo.tools.safe_eval import time as safe_time
 # ----------------------------------------------------------------------------
 # Steps
 # ----------------------------------------------------------------------------
-
-
-def ledger_snapshot(bench):
-    """(ledger lines, open lines, deals created by thresholds), outside measurements."""
-    cr = bench.cr
-    cr.execute(
-        "SELECT COUNT(*), COUNT(*) FILTER (WHERE closed_date IS NULL) FROM lead_scoring_point"
-    )
-    lines, open_lines = cr.fetchone()
-    cr.execute("SELECT COUNT(*) FROM crm_lead WHERE lead_scoring_threshold_id IS NOT NULL")
-    return lines, open_lines, cr.fetchone()[0]
-
-
-def scores_changed_since(bench, since):
-    """Score rows created or whose value changed from ``since`` on."""
-    bench.cr.execute(
-        SQL("SELECT COUNT(*) FROM lead_scoring_score WHERE date_last_change >= %s", since)
-    )
-    return bench.cr.fetchone()[0]
-
-
-def active_records(bench):
-    bench.cr.execute(
-        "SELECT (SELECT COUNT(*) FROM res_partner WHERE active)"
-        " + (SELECT COUNT(*) FROM crm_lead WHERE active)"
-    )
-    return bench.cr.fetchone()[0]
-
-
-def refresh_statistics(bench):
-    """VACUUM ANALYZE the engine's tables, as autovacuum does between two cron runs.
-
-    Without it a run may be planned with the statistics of an empty ledger
-    (autovacuum analysed it while the previous run's inserts were not yet
-    committed) and take many times longer: see README.md, --no-analyze.
-    VACUUM cannot run in a transaction, hence a connection of its own.
-    """
-    bench.cr.commit()
-    conn = psycopg2.connect(dbname=bench.db)
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(
-                "VACUUM (ANALYZE) lead_scoring_point, lead_scoring_score,"
-                " lead_scoring_threshold_crossing"
-            )
-    finally:
-        conn.close()
-
-
-def recompute(bench, name, note="", analyze=True, full=False):
-    """One cron run of the engine, committed, with what it changed in the note.
-
-    :param analyze: refresh the statistics of the engine's tables first (not for
-        a cold run: a fresh install has none)
-    :param full: evaluate every rule on every record, as the cron does once a day
-        (and "Recompute now" does), instead of on the records saved since the last run
-    """
-    if analyze and bench.args.analyze:
-        refresh_statistics(bench)
-    before = ledger_snapshot(bench)
-    # Scores changed = rows written from this second on (ORM datetimes have no
-    # fraction): start on a fresh second so the previous step's writes don't count.
-    time.sleep(1 - time.time() % 1)
-    since = fields.Datetime.now()
-    with bench.measure(name, active_records(bench)) as step:
-        scoring_models = bench.env["lead.scoring.model"].with_context(active_test=False)
-        # What the cron runs, every rule on every record when ``full``.
-        scoring_models.search([])._recompute_scores(commit=True, full=full)
-        bench.cr.commit()
-    lines, open_lines, deals = ledger_snapshot(bench)
-    opened = lines - before[0]
-    closed = before[1] + opened - open_lines
-    step.note = ", ".join(
-        filter(
-            None,
-            [
-                note,
-                f"lines +{opened:,} / closed {closed:,}",
-                f"scores changed {scores_changed_since(bench, since):,}",
-                f"deals created {deals - before[2]:,}" if deals > before[2] else "",
-            ],
-        )
-    )
-    return step
-
-
-def turn_the_day(bench):
-    """Put the rules and scoring models where the cron's first run after
-    midnight finds them at its busiest: the relative dates of the rules'
-    domains as they were yesterday (the day turned since) and a slice of the
-    daily safety net due (its pass started 4 hours ago)."""
-    # Importable once the registry has set up the addons path.
-    from odoo.addons.lead_scoring.engine import (  # noqa: PLC0415
-        FULL_EVALUATION_INTERVAL,
-        SAFETY_NET_SLICES,
-    )
-
-    rules = bench.env["lead.scoring.rule"].search([])
-    with freeze_time(fields.Datetime.now() - timedelta(days=1)):
-        old_domains = {rule.id: repr(rule._match_domain()) for rule in rules}
-    rules.flush_model()
-    for rule in rules:
-        if rule.evaluated_domain != old_domains[rule.id]:
-            bench.cr.execute(
-                SQL(
-                    "UPDATE lead_scoring_rule SET evaluated_domain = %s WHERE id = %s",
-                    old_domains[rule.id],
-                    rule.id,
-                )
-            )
-    bench.cr.execute(
-        SQL(
-            "UPDATE lead_scoring_model SET date_safety_net = %s, safety_net_id = 0",
-            fields.Datetime.now() - FULL_EVALUATION_INTERVAL / SAFETY_NET_SLICES,
-        )
-    )
-    bench.cr.commit()
-    bench.env.invalidate_all()
 
 
 def change_contacts(bench, share, first, last, name=None):
@@ -575,50 +452,16 @@ def parse_args(argv=None):
     return args
 
 
-@contextlib.contextmanager
-def database(bench, db):
-    """A fresh database with lead_scoring installed, open for the block's steps.
-
-    The main phase and the naive comparison each get their own: the main
-    phase's cold run must find a ledger nobody wrote nor analysed yet, as after
-    an install (the comparison's churn would have let autovacuum analyse it).
-    Each database is created with the same seed, so the naive one holds the
-    first K contacts of the main one.
-    """
-    print(f"Creating database {db} and installing lead_scoring ...", flush=True)
-    bench.databases.append(db)
-    drop_database(db)
-    start = time.perf_counter()
-    install_addon(db, bench.args.log_level)
-    print(f"  installed in {time.perf_counter() - start:.1f} s", flush=True)
-    bench.db, bench.rng = db, random.Random(bench.args.seed)
-    rss = peak_rss_mb()
-    start = time.perf_counter()
-    open_registry(bench)
-    seconds = time.perf_counter() - start
-    bench.steps.append(
-        Step(f"open registry ({db})", 0, seconds, 0, 0.0, peak_rss_mb(), peak_rss_mb() - rss)
-    )
-    try:
-        prepare_references(bench)
-        yield
-        bench.cr.commit()
-    finally:
-        bench.cr.rollback()
-        bench.cr.close()
-        Registry.delete(db)
-
-
 def run(bench):
     args = bench.args
-    with database(bench, args.db):
+    with database(bench, args.db, prepare_references):
         main_phase(bench)
         machine = machine_info(bench)
     if args.segments:
         # The naive loop knows no segments, grades or roll-ups: compare without them.
         print("--segments: the naive comparison runs without it (make bench measures it)")
     else:
-        with database(bench, f"{args.db}_naive"):
+        with database(bench, f"{args.db}_naive", prepare_references):
             naive_phase(bench)
     print_report(bench, machine)
     if args.json is not None:
