@@ -174,6 +174,14 @@ class RecomputeGraph:
         description = self.env._("Lead scoring: primary scores")
         return self._job(self.scoring_models, description)._job_sync_primary_scores()
 
+    def _job_start_bulk_load(self, _step):
+        description = self.env._("Lead scoring: cold build, ledger indexes set aside")
+        return self._job(self.scoring_models, description)._job_bulk_load("start_bulk_load")
+
+    def _job_finish_bulk_load(self, _step):
+        description = self.env._("Lead scoring: ledger indexes and foreign keys restored")
+        return self._job(self.scoring_models, description)._job_bulk_load("finish_bulk_load")
+
     def _range_description(self, step, id_range, label):
         """The description of ``step`` done on the records of one id range."""
         first, last = f"{id_range[2]:,}", f"{id_range[3]:,}"

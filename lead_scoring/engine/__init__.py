@@ -10,6 +10,8 @@
 - ``sql``: the SQL builders the models share (band, clamp, decay, live
   totals, rule diff, score refresh, primary copy, closed opportunities).
 - ``targets``: the registry of the scored models.
+- ``bulk_load``: a cold build writes the ledger and score rows without their
+  foreign keys and secondary indexes, and puts them back after.
 
 The models keep the data (the ledger ``lead.scoring.point``, the scores, the
 change and refresh queues, the threshold crossings) and the small statements
@@ -21,7 +23,7 @@ of a run.
 What other modules import from ``lead_scoring.engine`` stays importable here.
 """
 
-from . import evaluation, plan, recompute, sql, targets
+from . import bulk_load, evaluation, plan, recompute, sql, targets
 from .evaluation import FULL_EVALUATION_INTERVAL, SAFETY_NET_SLICES
 from .plan import Plan, Step
 from .recompute import (
@@ -64,6 +66,7 @@ __all__ = [
     "Step",
     "Target",
     "band_sql",
+    "bulk_load",
     "calibrated_probability_sql",
     "clamp_sql",
     "closed_opportunities_sql",

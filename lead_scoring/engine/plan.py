@@ -25,7 +25,7 @@ of those: each step runs whole, ``run()``.
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from . import evaluation
+from . import bulk_load, evaluation
 from .recompute import Recompute
 from .targets import registered_targets
 
@@ -115,7 +115,24 @@ RUN_STEPS = (
         doc="every primary score again where which model gives it changed",
     ),
 )
-KINDS = {kind.name: kind for kind in (*TARGET_STEPS, TARGET_END, *RUN_STEPS)}
+# A cold build (``bulk_load``): the first step sets the ledger's foreign keys
+# and secondary indexes aside, the last puts them back. A run after one that
+# died half-way starts by putting them back.
+BULK_LOAD_STEPS = (
+    StepKind(
+        "start_bulk_load",
+        "run",
+        (),
+        doc="cold build: the ledger and score tables' foreign keys and indexes set aside",
+    ),
+    StepKind(
+        "finish_bulk_load",
+        "run",
+        (),
+        doc="cold build: indexes rebuilt, foreign keys validated (or those of a run that died)",
+    ),
+)
+KINDS = {kind.name: kind for kind in (*TARGET_STEPS, TARGET_END, *RUN_STEPS, *BULK_LOAD_STEPS)}
 
 
 @dataclass(eq=False)
@@ -203,6 +220,12 @@ class Step:
         for target in self.plan.run_targets():
             self._recompute._sync_primary_scores(target)
 
+    def _run_start_bulk_load(self, _id_range):
+        bulk_load.start(self._recompute.env)
+
+    def _run_finish_bulk_load(self, _id_range):
+        bulk_load.finish(self._recompute.env)
+
 
 class Plan:
     """The steps of one recompute of ``scoring_models``, in run order.
@@ -248,14 +271,29 @@ class Plan:
         """Every step of the run, in an order that respects ``after``."""
         steps = []
         end = []
+        cold = self.cold_build()
+        if cold or bulk_load.pending(self.env):
+            # Set aside for a cold build, or put back what a run that died left aside.
+            first = Step(self, "start_bulk_load" if cold else "finish_bulk_load")
+            steps, end = [first], [first]
         for target in registered_targets(self.env).values():
             target_steps, target_end = self._target_steps(target, end)
             steps += target_steps
             end = target_end
         if self.run_targets():
-            for kind in RUN_STEPS:
-                steps.append(Step(self, kind.name, after=list(end)))
+            run_steps = [Step(self, kind.name, after=list(end)) for kind in RUN_STEPS]
+            steps += run_steps
+            end = run_steps
+        if cold:
+            steps.append(Step(self, "finish_bulk_load", after=list(end)))
         return steps
+
+    def cold_build(self):
+        """Whether this run writes a whole ledger at once (``bulk_load``)."""
+        cache = self.__dict__
+        if "_cold_build" not in cache:
+            cache["_cold_build"] = bulk_load.is_cold(self.scoring_models)
+        return cache["_cold_build"]
 
     def step(self, name, target_key=None, scoring_model=None, rules=None, splits=False):
         """One step, without its dependencies: what a job runs."""

@@ -95,7 +95,7 @@ def score_totals_sql(scoring_model, now, target_ids=None, extra_lines=None, id_r
         now=now,
         extra_lines=extra_lines or SQL("SELECT NULL::int, NULL::float8 WHERE FALSE"),
         restrict_lines=restrict_sql(SQL("p.%s", column), target_ids),
-        restrict_scores=restrict_sql(SQL("s.%s", column), target_ids),
+        restrict_scores=probe_sql(SQL("s.%s", column), target_ids),
         range_lines=id_range_sql(SQL("p.%s", column), id_range),
         range_scores=id_range_sql(SQL("s.%s", column), id_range),
     )
@@ -110,6 +110,21 @@ def restrict_sql(column, ids):
     if ids is None:
         return SQL()
     return SQL("AND %s = ANY(%s)", column, list(ids))
+
+
+# Up to this many ids, probe_sql looks each one up in an index.
+PROBE_MAX_IDS = 50_000
+
+
+def probe_sql(column, ids):
+    """``restrict_sql`` for a column that leads a unique index after
+    ``model_id`` (the score rows' ``(model_id, record)``): a few thousand ids
+    are looked up one by one (a nested loop over ``unnest``), where ``= ANY``
+    makes PostgreSQL 15 read every score row of the model and filter them
+    (80 ms against 155 ms for 12,000 of 870,000 rows). Larger lists: ``= ANY``."""
+    if ids is None or len(ids) > PROBE_MAX_IDS:
+        return restrict_sql(column, ids)
+    return SQL("AND %s IN (SELECT unnest(%s::int4[]))", column, list(ids))
 
 
 def id_range_sql(column, id_range):

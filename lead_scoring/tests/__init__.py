@@ -32,3 +32,4 @@ from . import test_model_preview
 from . import test_scoring_lab_schedule
 from . import test_award_path
 from . import test_plan
+from . import test_bulk_load

@@ -31,6 +31,7 @@ JOB_METHODS = (
     "_job_fire_thresholds_range",
     "_job_release_changes",
     "_job_sync_primary_scores",
+    "_job_bulk_load",
 )
 UNFINISHED_STATES = ("wait_dependencies", "pending", "enqueued", "started")
 
@@ -248,6 +249,12 @@ class LeadScoringModel(models.Model):
         """Copy every primary score again where which scoring model gives it changed."""
         with self._job_plan() as plan:
             plan.step("sync_primary_scores").run()
+
+    def _job_bulk_load(self, step_name):
+        """Set the ledger's foreign keys and indexes aside for a cold build
+        (``start_bulk_load``), or put them back (``finish_bulk_load``)."""
+        with self._job_plan() as plan:
+            plan.step(step_name).run()
 
     # ------------------------------------------------------------------
     # Scheduled action

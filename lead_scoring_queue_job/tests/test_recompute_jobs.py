@@ -9,7 +9,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 from odoo.tools import SQL, mute_logger
 
-from odoo.addons.lead_scoring.engine import RECOMPUTE_LOCK_KEY, Recompute
+from odoo.addons.lead_scoring.engine import RECOMPUTE_LOCK_KEY, Recompute, bulk_load
 from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.tests.common import trap_jobs
 
@@ -139,6 +139,43 @@ class TestRecomputeJobs(QueueJobCase):
         self.assertTrue(expected["lines"] and expected["deals"], "the data score and fire")
         self.perform(self.enqueue_full())
         self.assertEqual(self.snapshot(), expected)
+
+    def test_a_cold_build_sets_the_ledger_indexes_aside_around_the_graph(self):
+        """A cold build (engine.bulk_load): the first job sets the ledger's
+        foreign keys and indexes aside, every other job waits for it, the
+        last one puts them back; the jobs give what the engine gives."""
+        expected = self.plain_result(full=True)
+        large = {"res_partner": 1000, "crm_lead": 1000, "lead_scoring_point": 0}
+        with (
+            mock.patch.object(bulk_load, "MIN_RECORDS", 100),
+            mock.patch.object(
+                bulk_load, "_estimated_rows", lambda cr, tables: {t: large[t] for t in tables}
+            ),
+        ):
+            trap = self.enqueue_full()
+            jobs = trap.enqueued_jobs
+            start = [job for job in jobs if list(job.args) == ["start_bulk_load"]]
+            finish = [job for job in jobs if list(job.args) == ["finish_bulk_load"]]
+            self.assertEqual((len(start), len(finish)), (1, 1))
+            others = [job for job in jobs if job not in start + finish]
+            self.assertEqual({job for job in others if not job.depends_on}, set())
+            self.assertEqual(
+                {job for job in others if start[0] in job.depends_on},
+                {job for job in others if job.method_name == "_job_evaluate_range"}
+                - {j for j in others if j.recordset == self.deal_model},
+            )
+            self.assertEqual(
+                finish[0].depends_on, set(self.methods_of(jobs, "_job_sync_primary_scores"))
+            )
+            performed = self.perform(trap)
+        self.assertEqual(performed[0], start[0])
+        self.assertEqual(performed[-1], finish[0])
+        self.assertFalse(bulk_load.pending(self.env))
+        self.assertIn("lead_scoring_point_partner_id_fkey", bulk_load._existing_names(self.env.cr))
+        self.assertEqual(self.snapshot(), expected)
+
+    def methods_of(self, jobs, method):
+        return [job for job in jobs if job.method_name == method]
 
     def test_incremental_run_after_changes(self):
         self.perform(self.enqueue_full())
