@@ -89,7 +89,7 @@ class TestBulkLoad(LeadScoringCase):
         self.assertEqual(expected[1][0], (15.0, 15.0))
         self.assertEqual(self.structure(), before)
         self.assertFalse(bulk_load.pending(self.env))
-        self.assertFalse(Plan(self.profiel).cold_build(), "the ledger is no longer empty")
+        self.assertFalse(Plan(self.profiel).cold_build(), "recomputed: no longer new")
 
     def test_the_next_run_completes_a_build_that_died(self):
         """Steps run up to the last one (the run died before it); meanwhile a

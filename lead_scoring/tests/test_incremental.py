@@ -279,8 +279,7 @@ class TestIncrementalRecompute(LeadScoringCase):
     def test_no_changes_no_rule_statement(self):
         self.recompute()
         self.recompute()  # caches warm, as in a running worker
-        # 17: 16 before the cold build check (one statement: bulk_load.is_cold).
-        with watch_rule_statements(self.env) as statements, self.assertQueryCount(17):
+        with watch_rule_statements(self.env) as statements, self.assertQueryCount(16):
             self.recompute()
         self.assertFalse(statements, "no safety net slice is due either")
         self.bram.country_id = self.nl
