@@ -2,7 +2,7 @@
     "name": "Lead Scoring: Recompute with Queue Jobs",
     "summary": "Spread the scheduled recompute and Recompute now over Odoo workers "
     "as OCA queue jobs: one job per rule and range of 100,000 records",
-    "version": "18.0.1.0.1",
+    "version": "18.0.1.0.2",
     "category": "Sales/CRM",
     "author": "lead_scoring contributors",
     "maintainers": ["lead_scoring"],
