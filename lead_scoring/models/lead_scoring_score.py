@@ -1,6 +1,5 @@
 import math
 from datetime import timedelta
-from operator import eq, ge, gt, le, lt, ne
 
 from markupsafe import Markup
 
@@ -239,36 +238,33 @@ class LeadScoringScore(models.Model):
                 items,
             )
 
-    def _rows_by_trend(self, predicate):
-        """Ids of the score rows whose trend satisfies ``predicate`` (one
-        statement per scoring model over its whole ledger)."""
+    def _live_scoring_models(self, fnames=()):
+        """The live scoring models, with ``fnames`` read by the same query."""
+        return (
+            self.env["lead.scoring.model"]
+            .sudo()
+            .search_fetch([("active", "=", True), ("state", "=", "live")], fnames)
+        )
+
+    def _search_trend_ranges(self, ranges):
+        """A domain of the score rows of the live scoring models whose trend
+        is in ``ranges`` (``insight.trend_ranges``): one subquery of the
+        search's statement, no ids through Python (``insight.trend_search_sql``)."""
         self.env["lead.scoring.point"].flush_model()
         self.flush_model()
-        ids = []
-        live = [("active", "=", True), ("state", "=", "live")]
-        for scoring_model in self.env["lead.scoring.model"].sudo().search(live):
-            column = SQL.identifier(scoring_model._target_column())
-            self.env.cr.execute(
-                SQL(
-                    """
-                    SELECT s.id, s.score - past.score
-                      FROM lead_scoring_score s
-                      JOIN (%(past)s) past(target_id, score) ON past.target_id = s.%(column)s
-                     WHERE s.model_id = %(model)s
-                    """,
-                    past=insight.score_then_sql(scoring_model, self._trend_moment(scoring_model)),
-                    column=column,
-                    model=scoring_model.id,
-                )
-            )
-            ids += [row_id for row_id, trend in self.env.cr.fetchall() if predicate(trend)]
-        return ids
+        now = fields.Datetime.now()
+        branches = [
+            insight.trend_search_sql(scoring_model, self._trend_moment(scoring_model), now, ranges)
+            for scoring_model in self._live_scoring_models(_TREND_SEARCH_FIELDS)
+        ]
+        if not branches:
+            return expression.FALSE_DOMAIN
+        return [("id", "in", SQL("(%s)", SQL(" UNION ALL ").join(branches)))]
 
     def _search_trend(self, operator, value):
-        compare = _COMPARE.get(operator)
-        if compare is None or not isinstance(value, int | float):
+        if operator not in _TREND_OPERATORS or not isinstance(value, int | float):
             raise UserError(self.env._("Search the trend with a number."))
-        return [("id", "in", self._rows_by_trend(lambda trend: compare(round(trend, 2), value)))]
+        return self._search_trend_ranges(insight.trend_ranges(operator, value))
 
     def _search_trend_direction(self, operator, value):
         values = {value} if isinstance(value, str) else set(value or ())
@@ -276,8 +272,7 @@ class LeadScoringScore(models.Model):
             values = {"up", "steady", "down"} - values
         elif operator not in ("=", "in"):
             raise UserError(self.env._("Search the trend direction with = or in."))
-        rows = self._rows_by_trend(lambda trend: insight.trend_direction(trend) in values)
-        return [("id", "in", rows)]
+        return self._search_trend_ranges(insight.direction_ranges(values))
 
     @api.depends("score")
     def _compute_percentile(self):
@@ -292,22 +287,28 @@ class LeadScoringScore(models.Model):
             score.percentile = insight.percentile(lower.get(score.score, 0), total)
 
     def _search_percentile(self, operator, value):
-        if operator not in (">=", ">") or not isinstance(value, int | float):
+        """Per live scoring model, the rows above its bound
+        (``insight.percentile_bounds``, one statement for all the models)."""
+        if (
+            operator not in (">=", ">")
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
             raise UserError(self.env._('Search the percentile with ">=" or ">" and a number.'))
+        # A percentile is an integer: at least the lowest integer that satisfies.
+        wanted = math.floor(value) + 1 if operator == ">" else math.ceil(value)
+        if wanted <= 0:
+            return [("model_id", "in", self._live_scoring_models().ids)]
+        self.env["lead.scoring.model"].flush_model(["active", "state"])
         self.flush_model(["score", "model_id"])
-        wanted = math.floor(value) + 1 if operator == ">" else value
-        branches = []
-        live = [("active", "=", True), ("state", "=", "live")]
-        for scoring_model in self.env["lead.scoring.model"].sudo().search(live):
-            bound = insight.lowest_score_at_percentile(self.env.cr, scoring_model.id, wanted)
-            if bound is None:
-                continue
-            score, strict = bound
-            branch = [("model_id", "=", scoring_model.id)]
-            if score != float("-inf"):
-                branch.append(("score", ">" if strict else ">=", score))
-            branches.append(branch)
-        return expression.OR(branches) if branches else expression.FALSE_DOMAIN
+        bounds = insight.percentile_bounds(self.env.cr, wanted)
+        return expression.OR(
+            [
+                [("model_id", "=", model_id), ("score", ">", bound)]
+                for model_id, bound in bounds.items()
+                if bound is not None
+            ]
+        )
 
     def _lead_scoring_next_steps(self):
         """What this record could still earn, the largest first: the active
@@ -494,11 +495,14 @@ class LeadScoringScore(models.Model):
 
 
 # Operators a trend can be searched with.
-_COMPARE = {
-    ">": gt,
-    ">=": ge,
-    "<": lt,
-    "<=": le,
-    "=": eq,
-    "!=": ne,
-}
+_TREND_OPERATORS = (">", ">=", "<", "<=", "=", "!=")
+# What the trend search reads of the scoring models (insight.trend_search_sql).
+_TREND_SEARCH_FIELDS = (
+    "target",
+    "trend_days",
+    "decay_half_life_days",
+    "use_min_score",
+    "min_score",
+    "use_max_score",
+    "max_score",
+)

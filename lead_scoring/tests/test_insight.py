@@ -1,10 +1,19 @@
+import math
+
 from freezegun import freeze_time
 from lxml import etree
 
 from odoo.tests import Form, tagged
+from odoo.tools import SQL
 
 from .. import lab_math
 from .common import LeadScoringCase
+
+NL = "[('country_id.code', '=', 'NL')]"
+BE = "[('country_id.code', '=', 'BE')]"
+COMPANY = "[('is_company', '=', True)]"
+TOP_10 = [("lead_score_ids", "any", [("percentile", ">=", 90)])]
+RISING = [("lead_score_ids", "any", [("trend_direction", "=", "up")])]
 
 
 @tagged("post_install", "-at_install")
@@ -151,6 +160,282 @@ class TestInsight(LeadScoringCase):
             [values] = partner.web_read(spec)
         [row] = values["lead_score_ids"]
         self.assertEqual((row["score"], row["trend_arrow"], row["percentile"]), (10.0, "▲ +10", 0))
+
+
+@tagged("post_install", "-at_install")
+class TestInsightSearch(LeadScoringCase):
+    """The trend and percentile filters find exactly the score rows whose
+    computed trend and percentile match, within the search's own statement."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.plain = cls.create_model(
+            "Activiteit",
+            rules=[
+                ("NL", NL, 10.0),
+                ("Bedrijf", COMPANY, 25.0),
+                ("Belgisch", BE, 6.0, {"expire_after": 14, "expire_unit": "days"}),
+            ],
+        )
+        cls.decaying = cls.create_model(
+            "Verval", rules=[("NL", NL, 10.0)], decay_half_life_days=30.0
+        )
+        cls.capped = cls.create_model(
+            "Plafond",
+            rules=[("NL", NL, 10.0), ("Bedrijf", COMPANY, 25.0)],
+            use_max_score=True,
+            max_score=20.0,
+        )
+
+    def manual_line(self, partner, points, expire_date=False):
+        """A manager's line in the plain model, dated now (frozen)."""
+        self.Point.create(
+            {
+                "model_id": self.plain.id,
+                "partner_id": partner.id,
+                "points": points,
+                "reason": "Handmatig",
+                "source": "manual",
+                "expire_date": expire_date,
+            }
+        )
+
+    def build_history(self):
+        """Lines dated before and after the trend moment (6 January, 30 days
+        before 5 February), closed before and after it, expiring before it,
+        between it and now, and after now; ``{name: contact}``."""
+        Partner = self.env["res.partner"]
+        with freeze_time("2025-12-20 09:00:00"):
+            early = Partner.create({"name": "Vroeg", "country_id": self.be.id})
+            self.recompute()  # Belgisch +6 until 3 January (Bram too)
+        with freeze_time("2026-01-01 09:00:00"):
+            people = {
+                name: Partner.create({"name": name, **values})
+                for name, values in (
+                    ("steady", {"country_id": self.nl.id}),
+                    ("closing", {"is_company": True}),
+                    ("closed_early", {"is_company": True}),
+                    ("expiring", {"country_id": self.be.id}),
+                    ("capped_rise", {"is_company": True}),
+                    ("rising", {}),
+                    ("offset", {}),
+                    ("kept", {}),
+                    ("tiny", {}),
+                    ("tiny_up", {}),
+                    ("tiny_down", {}),
+                    ("tiny_down_more", {}),
+                )
+            }
+            people["early"] = early
+            self.recompute()  # Belgisch of "expiring" until 15 January
+            self.manual_line(people["offset"], 5.0, "2026-01-20 09:00:00")
+            self.manual_line(people["kept"], 3.0, "2026-03-01 09:00:00")
+        with freeze_time("2026-01-03 09:00:00"):
+            people["closed_early"].is_company = False
+            self.recompute()
+        with freeze_time("2026-01-20 09:00:00"):
+            (people["rising"] | people["capped_rise"]).country_id = self.nl
+            self.recompute()
+        with freeze_time("2026-01-22 09:00:00"):
+            self.manual_line(people["offset"], 5.0)
+            self.manual_line(people["tiny"], 0.995)
+            self.manual_line(people["tiny_up"], 1.005)
+            self.manual_line(people["tiny_down"], -0.995)
+            self.manual_line(people["tiny_down_more"], -1.005)
+        with freeze_time("2026-01-25 09:00:00"):
+            people["closing"].is_company = False
+            self.recompute()
+        return people
+
+    def assert_finds(self, domain, predicate):
+        """The search finds the rows whose computed fields satisfy
+        ``predicate``, among every score row."""
+        Score = self.Score.with_user(self.salesman)
+        rows = Score.search([])
+        self.assertEqual(Score.search(domain), rows.filtered(predicate), domain)
+
+    def test_trend_search_matches_the_computed_trend(self):
+        people = self.build_history()
+        with freeze_time("2026-02-05 09:00:00"):
+            self.recompute()
+            Score = self.Score.with_user(self.salesman)
+
+            def trend(scoring_model, name):
+                return Score.search(
+                    [("model_id", "=", scoring_model.id), ("partner_id", "=", people[name].id)]
+                ).trend
+
+            self.assertEqual(
+                {name: trend(self.plain, name) for name in people},
+                {
+                    "steady": 0.0,
+                    "closing": -25.0,
+                    "closed_early": 0.0,
+                    "expiring": -6.0,
+                    "capped_rise": 10.0,
+                    "rising": 10.0,
+                    "offset": 0.0,
+                    "kept": 0.0,
+                    "tiny": 0.99,  # 0.995 shown rounded: steady
+                    "tiny_up": 1.0,  # 1.005 as a float is below 1.005: 1.0, up
+                    "tiny_down": -0.99,
+                    "tiny_down_more": -1.0,
+                    "early": 0.0,
+                },
+            )
+            self.assertEqual(trend(self.capped, "capped_rise"), 0.0, "20 then, 20 now: the cap")
+            self.assertEqual(trend(self.capped, "closing"), -20.0)
+            self.assertLess(trend(self.decaying, "steady"), -1.0, "decay moves every score")
+            self.assertGreater(trend(self.decaying, "rising"), 1.0)
+            rows = Score.search([])
+            self.assertEqual(
+                set(rows.mapped("trend_direction")), {"up", "down", "steady"}, "all three"
+            )
+            for direction in ("up", "down", "steady"):
+                self.assert_finds(
+                    [("trend_direction", "=", direction)],
+                    lambda row, d=direction: row.trend_direction == d,
+                )
+                self.assert_finds(
+                    [("trend_direction", "!=", direction)],
+                    lambda row, d=direction: row.trend_direction != d,
+                )
+            self.assert_finds(
+                [("trend_direction", "in", ["up", "down"])],
+                lambda row: row.trend_direction in ("up", "down"),
+            )
+            self.assert_finds(
+                [("trend_direction", "not in", ["up", "steady"])],
+                lambda row: row.trend_direction == "down",
+            )
+            values = sorted({*rows.mapped("trend"), -25, -6, -1, 0, 0.99, 0.995, 1, 1.005, 2.5})
+            checks = {
+                ">=": lambda a, b: a >= b,
+                ">": lambda a, b: a > b,
+                "<=": lambda a, b: a <= b,
+                "<": lambda a, b: a < b,
+                "=": lambda a, b: a == b,
+                "!=": lambda a, b: a != b,
+            }
+            for value in values:
+                for operator, check in checks.items():
+                    self.assert_finds(
+                        [("trend", operator, value)],
+                        lambda row, c=check, v=value: c(row.trend, v),
+                    )
+            steady = Score.search([("trend_direction", "=", "steady")])
+            for name in ("steady", "closed_early", "early", "kept"):
+                self.assertIn(people[name], steady.partner_id, f"{name}: no line moved, steady")
+
+    def old_percentile_bound(self, model_id, value):
+        """The bound as it was found before: walking the score index up."""
+        cr = self.env.cr
+        cr.execute(SQL("SELECT count(*) FROM lead_scoring_score WHERE model_id = %s", model_id))
+        total = cr.fetchone()[0]
+        needed = math.ceil(value * total / 100)
+        if needed <= 0:
+            return (float("-inf"), False) if total else None
+        if needed >= total:
+            return None
+        cr.execute(
+            SQL(
+                "SELECT score FROM lead_scoring_score WHERE model_id = %s"
+                " ORDER BY score OFFSET %s LIMIT 1",
+                model_id,
+                needed - 1,
+            )
+        )
+        return cr.fetchone()[0], True
+
+    def test_percentile_bound_on_ties_and_small_populations(self):
+        scoring_model = self.plain
+        partners = self.env["res.partner"].create(
+            [{"name": f"Klant {number}"} for number in range(12)]
+        )
+        Score = self.Score.with_user(self.salesman)
+        for size in range(1, 13):
+            for spread in (1, 3, 100):  # all tied, many ties, (nearly) distinct
+                self.Score.search([("model_id", "=", scoring_model.id)]).unlink()
+                self.Score.create(
+                    [
+                        {
+                            "model_id": scoring_model.id,
+                            "partner_id": partner.id,
+                            "score": float(number * 7 % spread),
+                        }
+                        for number, partner in enumerate(partners[:size])
+                    ]
+                )
+                rows = Score.search([("model_id", "=", scoring_model.id)])
+                for value in (0, 1, 10, 33, 50, 85, 90, 99, 100, 101):
+                    found = Score.search(
+                        [("model_id", "=", scoring_model.id), ("percentile", ">=", value)]
+                    )
+                    label = f"{rows.mapped('score')} >= {value}"
+                    self.assertEqual(
+                        found, rows.filtered(lambda r, v=value: r.percentile >= v), label
+                    )
+                    bound = self.old_percentile_bound(scoring_model.id, value)
+                    old = (
+                        rows.filtered(
+                            lambda r, b=bound: r.score > b[0] or (not b[1] and r.score == b[0])
+                        )
+                        if bound
+                        else Score
+                    )
+                    self.assertEqual(found, old, f"{label}: as the old bound")
+        # 7 distinct scores: the top one has 6 rows below, a percentile of 85.
+        self.Score.search([("model_id", "=", scoring_model.id)]).unlink()
+        self.Score.create(
+            [
+                {"model_id": scoring_model.id, "partner_id": partner.id, "score": float(number)}
+                for number, partner in enumerate(partners[:7])
+            ]
+        )
+        rows = Score.search([("model_id", "=", scoring_model.id)])
+        self.assertEqual(max(rows.mapped("percentile")), 85)
+        self.assertFalse(
+            Score.search([("model_id", "=", scoring_model.id), ("percentile", ">=", 85.5)]),
+            "a percentile is an integer: 85.5 or more is 86 or more",
+        )
+        self.assertEqual(
+            Score.search([("model_id", "=", scoring_model.id), ("percentile", ">", 84.5)]),
+            rows.filtered(lambda r: r.percentile == 85),
+        )
+
+    def test_contacts_top_10_and_rising_in_few_queries(self):
+        """The contacts' "Top 10%" and "Rising" filters as the list loads
+        them (a page and the count): the bound and the trends are subqueries
+        of the search's statement, not statements of their own."""
+        self.build_history()
+        with freeze_time("2026-02-05 09:00:00"):
+            self.recompute()
+            Partner = self.env["res.partner"].with_user(self.salesman)
+            for domain in (TOP_10, RISING):
+                Partner.search(domain, limit=80)  # the registry's caches (rules, access)
+            # Each search: one statement for the bounds (or the live models), one
+            # for the contacts; and once the user's companies (the record rules).
+            self.env.invalidate_all()
+            with self.assertQueryCount(5):
+                top = Partner.search(TOP_10, limit=80)
+                Partner.search_count(TOP_10, limit=10001)
+            self.assertEqual(
+                top,
+                Partner.search([]).filtered(
+                    lambda p: any(row.percentile >= 90 for row in p.lead_score_ids)
+                ),
+            )
+            self.env.invalidate_all()
+            with self.assertQueryCount(5):
+                rising = Partner.search(RISING, limit=80)
+                Partner.search_count(RISING, limit=10001)
+            self.assertEqual(
+                rising,
+                Partner.search([]).filtered(
+                    lambda p: any(row.trend_direction == "up" for row in p.lead_score_ids)
+                ),
+            )
 
 
 @tagged("post_install", "-at_install")
