@@ -146,6 +146,25 @@ class CrmLead(models.Model):
         return res
 
     @api.model
+    @api.model
+    def _lead_scoring_probability_sql(self, calibrated):
+        """The win probability (percent) of a deal's score ``s.score`` in its
+        primary model ``p.model_id``, 0 where that model is not among the
+        ``calibrated`` ones."""
+        if not calibrated:
+            return SQL("0.0")
+        return SQL(
+            "CASE %s ELSE 0.0 END",
+            SQL(" ").join(
+                SQL(
+                    "WHEN p.model_id = %s THEN %s",
+                    scoring_model.id,
+                    win_probability_sql(scoring_model, SQL("COALESCE(s.score, 0.0)")),
+                )
+                for scoring_model in calibrated
+            ),
+        )
+
     def _lead_scoring_update_forecast(self, lead_ids=None):
         """Set ``lead_scoring_forecast`` of deals in one statement: expected
         revenue x the win probability of their score in their primary model
@@ -163,19 +182,7 @@ class CrmLead(models.Model):
         self.flush_model([*FORECAST_FIELDS, "lead_scoring_forecast"])
         self.env["lead.scoring.score"].flush_model(["score"])
         leads = self.sudo().with_context(active_test=False)
-        probability = SQL("0.0")
-        if calibrated:
-            probability = SQL(
-                "CASE %s ELSE 0.0 END",
-                SQL(" ").join(
-                    SQL(
-                        "WHEN p.model_id = %s THEN %s",
-                        scoring_model.id,
-                        win_probability_sql(scoring_model, SQL("COALESCE(s.score, 0.0)")),
-                    )
-                    for scoring_model in calibrated
-                ),
-            )
+        probability = self._lead_scoring_probability_sql(calibrated)
         self.env.cr.execute(
             SQL(
                 """

@@ -92,7 +92,22 @@ class LeadScoringMailingHit(models.Model):
             return 0
         self.env["mailing.trace"].flush_model(["lead_scoring_open_pending"])
         self.flush_model()
-        cr.execute(
+        opens = self._pending_opens(limit)
+        rows = self._pending_clicks(limit)
+        by_trigger = defaultdict(list)
+        if opens:
+            by_trigger["mailing_open"] = opens
+        for __, trace_id, trigger, link_id, date in rows:
+            by_trigger[trigger].append(Hit(trace_id, link_id or 0, 0, date))
+        Trace = self.env["mailing.trace"].sudo()
+        for trigger, hits in by_trigger.items():
+            Trace._lead_scoring_score(trigger, hits)
+        self._clear_hits(opens, [row[0] for row in rows])
+        return max(len(opens), len(rows))
+
+    def _pending_opens(self, limit):
+        """The opens waiting, oldest first: ``Hit`` of each trace, dated at the open."""
+        self.env.cr.execute(
             SQL(
                 """
                 SELECT id, open_datetime FROM mailing_trace
@@ -104,8 +119,13 @@ class LeadScoringMailingHit(models.Model):
             )
         )
         now = fields.Datetime.now()
-        opens = [Hit(trace_id, 0, 0, min(date or now, now)) for trace_id, date in cr.fetchall()]
-        cr.execute(
+        return [
+            Hit(trace_id, 0, 0, min(date or now, now)) for trace_id, date in self.env.cr.fetchall()
+        ]
+
+    def _pending_clicks(self, limit):
+        """The rows of this table waiting, oldest first."""
+        self.env.cr.execute(
             SQL(
                 """
                 SELECT id, trace_id, trigger, link_id, date
@@ -116,15 +136,11 @@ class LeadScoringMailingHit(models.Model):
                 limit,
             )
         )
-        rows = cr.fetchall()
-        by_trigger = defaultdict(list)
-        if opens:
-            by_trigger["mailing_open"] = opens
-        for __, trace_id, trigger, link_id, date in rows:
-            by_trigger[trigger].append(Hit(trace_id, link_id or 0, 0, date))
-        Trace = self.env["mailing.trace"].sudo()
-        for trigger, hits in by_trigger.items():
-            Trace._lead_scoring_score(trigger, hits)
+        return self.env.cr.fetchall()
+
+    def _clear_hits(self, opens, hit_ids):
+        """Forget the hits just scored: the traces' pending flag, this table's rows."""
+        cr = self.env.cr
         if opens:
             cr.execute(
                 SQL(
@@ -135,15 +151,9 @@ class LeadScoringMailingHit(models.Model):
                     [hit.trace_id for hit in opens],
                 )
             )
-            Trace.invalidate_model(["lead_scoring_open_pending"])
-        if rows:
-            cr.execute(
-                SQL(
-                    "DELETE FROM lead_scoring_mailing_hit WHERE id = ANY(%s)",
-                    [row[0] for row in rows],
-                )
-            )
-        return max(len(opens), len(rows))
+            self.env["mailing.trace"].invalidate_model(["lead_scoring_open_pending"])
+        if hit_ids:
+            cr.execute(SQL("DELETE FROM lead_scoring_mailing_hit WHERE id = ANY(%s)", hit_ids))
 
     @api.model
     def _cron_score_hits(self):
