@@ -33,6 +33,7 @@ from .recompute import (
     FULL_EVALUATION_SHARE,
     RECOMPUTE_LOCK_KEY,
     Recompute,
+    estimated_rows,
 )
 from .sql import (
     band_sql,
@@ -71,6 +72,7 @@ __all__ = [
     "clamp_sql",
     "closed_opportunities_sql",
     "decayed_points_sql",
+    "estimated_rows",
     "evaluation",
     "find_targets",
     "id_range_sql",

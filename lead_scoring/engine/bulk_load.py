@@ -31,10 +31,13 @@ runs the usual way.
 
 import json
 import logging
+from contextlib import contextmanager
 
 from psycopg2.errors import ForeignKeyViolation, LockNotAvailable
 
 from odoo.tools import SQL, mute_logger
+
+from .recompute import estimated_rows
 
 _logger = logging.getLogger(__name__)
 
@@ -73,7 +76,7 @@ def is_cold(scoring_models):
     if not new_models:
         return False
     tables = [env[m._target().model_name]._table for m in new_models]
-    sizes = _estimated_rows(env.cr, {*tables, "lead_scoring_point"})
+    sizes = estimated_rows(env.cr, {*tables, "lead_scoring_point"})
     records = sum(sizes.get(table, 0) for table in tables if sizes.get(table, 0) >= MIN_RECORDS)
     return records >= MIN_RECORDS and sizes.get("lead_scoring_point", 0) < records
 
@@ -222,27 +225,13 @@ def _drop_orphans(cr, key):
         cr.execute(SQL("UPDATE %s t SET %s = NULL WHERE %s", table, column, missing))
 
 
-def _estimated_rows(cr, tables):
-    """``{table: rows}``: the planner's estimates (no scan)."""
-    cr.execute(
-        SQL(
-            "SELECT relname, reltuples FROM pg_class WHERE oid = ANY(%s::regclass[])",
-            list(tables),
-        )
-    )
-    return {name: max(rows, 0) for name, rows in cr.fetchall()}
-
-
-class _lock_timeout:
+@contextmanager
+def _lock_timeout(cr):
     """``lock_timeout`` for the statements of the block, then as it was."""
-
-    def __init__(self, cr):
-        self.cr = cr
-
-    def __enter__(self):
-        self.cr.execute(SQL("SELECT current_setting('lock_timeout')"))
-        self.previous = self.cr.fetchone()[0]
-        self.cr.execute(SQL("SELECT set_config('lock_timeout', %s, true)", LOCK_TIMEOUT))
-
-    def __exit__(self, *exc):
-        self.cr.execute(SQL("SELECT set_config('lock_timeout', %s, true)", self.previous))
+    cr.execute(SQL("SELECT current_setting('lock_timeout')"))
+    previous = cr.fetchone()[0]
+    cr.execute(SQL("SELECT set_config('lock_timeout', %s, true)", LOCK_TIMEOUT))
+    try:
+        yield
+    finally:
+        cr.execute(SQL("SELECT set_config('lock_timeout', %s, true)", previous))

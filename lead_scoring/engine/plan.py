@@ -290,10 +290,7 @@ class Plan:
 
     def cold_build(self):
         """Whether this run writes a whole ledger at once (``bulk_load``)."""
-        cache = self.__dict__
-        if "_cold_build" not in cache:
-            cache["_cold_build"] = bulk_load.is_cold(self.scoring_models)
-        return cache["_cold_build"]
+        return bulk_load.is_cold(self.scoring_models)
 
     def step(self, name, target_key=None, scoring_model=None, rules=None, splits=False):
         """One step, without its dependencies: what a job runs."""

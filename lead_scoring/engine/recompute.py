@@ -28,6 +28,18 @@ ANALYZED_TABLES = ("lead_scoring_point", "lead_scoring_score")
 ANALYZE_AFTER_ROWS = 10_000
 
 
+def estimated_rows(cr, tables):
+    """``{table: rows}``: the planner's estimates of these tables' rows
+    (``pg_class.reltuples``, no scan; 0 for a table never analysed)."""
+    cr.execute(
+        SQL(
+            "SELECT relname, reltuples FROM pg_class WHERE oid = ANY(%s::regclass[])",
+            list(tables),
+        )
+    )
+    return {name: max(rows, 0) for name, rows in cr.fetchall()}
+
+
 class Recompute:
     """One recompute of some scoring models: the steps of its plan
     (``plan.Plan``, see ``readme/CONTRIBUTE.md``), run one after the other.

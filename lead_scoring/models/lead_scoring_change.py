@@ -4,7 +4,7 @@ from functools import partial
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-from ..engine import registered_targets
+from ..engine import estimated_rows, registered_targets
 
 
 class LeadScoringChange(models.Model):
@@ -173,14 +173,8 @@ class LeadScoringChange(models.Model):
     @api.model
     def _target_table_size(self, target):
         """Planner estimate of the number of records of ``target`` (no scan)."""
-        self.env.cr.execute(
-            SQL(
-                "SELECT reltuples FROM pg_class WHERE oid = %s::regclass",
-                self.env[self._target_model_name(target)]._table,
-            )
-        )
-        row = self.env.cr.fetchone()
-        return max(row[0], 0) if row else 0
+        table = self.env[self._target_model_name(target)]._table
+        return estimated_rows(self.env.cr, [table]).get(table, 0)
 
     @api.model
     def _target_model_name(self, target):

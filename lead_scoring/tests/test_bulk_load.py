@@ -37,7 +37,7 @@ class TestBulkLoad(LeadScoringCase):
 
     def setUp(self):
         super().setUp()
-        self.startPatcher(patch.object(bulk_load, "_estimated_rows", as_if_large))
+        self.startPatcher(patch.object(bulk_load, "estimated_rows", as_if_large))
         self.startPatcher(patch.object(bulk_load, "MIN_RECORDS", 100))
 
     def structure(self):

@@ -149,7 +149,7 @@ class TestRecomputeJobs(QueueJobCase):
         with (
             mock.patch.object(bulk_load, "MIN_RECORDS", 100),
             mock.patch.object(
-                bulk_load, "_estimated_rows", lambda cr, tables: {t: large[t] for t in tables}
+                bulk_load, "estimated_rows", lambda cr, tables: {t: large[t] for t in tables}
             ),
         ):
             trap = self.enqueue_full()
