@@ -2,7 +2,7 @@
     "name": "Lead Scoring",
     "summary": "Contact and deal scores from rules and automations, "
     "with expiring points, a ledger, thresholds and bands",
-    "version": "18.0.1.6.1",
+    "version": "18.0.1.7.0",
     "category": "Sales/CRM",
     "author": "lead_scoring contributors",
     "maintainers": ["lead_scoring"],

@@ -24,9 +24,9 @@ from psycopg2 import sql
 
 DB, ADDONS = sys.argv[1], sys.argv[2]
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# The previous release, lead_scoring 18.0.1.6.0: databases made by it must
+# The previous release, lead_scoring 18.0.1.6.1: databases made by it must
 # upgrade to this checkout. Move it forward at each release.
-PREVIOUS_RELEASE = os.environ.get("LEAD_SCORING_PREVIOUS", "cfbdfaf")
+PREVIOUS_RELEASE = os.environ.get("LEAD_SCORING_PREVIOUS", "15dd6e6")
 CONNECT = {
     "host": os.environ.get("PGHOST", "127.0.0.1"),
     "port": os.environ.get("PGPORT", "5432"),

@@ -25,6 +25,40 @@ def band_sql(model_id, score):
     )
 
 
+def band_case_sql(bands, score):
+    """``band_sql`` for one scoring model as a CASE over its bands: what the
+    subquery answers, without running it once per score (3.8 s of a publish's
+    refresh of 877,000 scores).
+
+    :param bands: ``[(band id, minimum)]`` of the model, as ``model_bands`` reads them
+    :param score: SQL of the score
+    """
+    if not bands:
+        return SQL("NULL::int4")
+    return SQL(
+        "CASE %s END",
+        SQL(" ").join(
+            SQL("WHEN %s >= %s THEN %s", score, min_score, band_id) for band_id, min_score in bands
+        ),
+    )
+
+
+def model_bands(cr, model_id):
+    """``[(band id, minimum)]`` of a scoring model in ``band_sql``'s order of
+    preference: the highest minimum first, then the lowest id."""
+    cr.execute(
+        SQL(
+            """
+            SELECT id, min_score FROM lead_scoring_band
+             WHERE model_id = %s AND min_score IS NOT NULL
+             ORDER BY min_score DESC, id
+            """,
+            model_id,
+        )
+    )
+    return cr.fetchall()
+
+
 def clamp_sql(expression, min_score=None, max_score=None):
     """``expression`` kept within ``min_score`` and ``max_score`` (values or
     SQL; None or SQL NULL = no bound: PostgreSQL's GREATEST/LEAST skip NULLs)."""
@@ -56,8 +90,10 @@ def decayed_points_sql(scoring_model, now):
 
 
 def score_totals_sql(scoring_model, now, target_ids=None, extra_lines=None, id_range=None):
-    """``(target_id, total, rollup)``: for each record with live lines or a
-    score row, the sum of its live lines and the roll-up kept on its score row.
+    """``(target_id, total, rollup, old_score, old_band, old_win, has_row)``:
+    for each record with live lines or a score row, the sum of its live lines
+    and the roll-up kept on its score row; and what that row holds now, so
+    that a refresh writes only the scores that changed.
 
     One aggregate over the lines and the score rows, not joins between them:
     its plan stays linear when the statistics of a ledger just filled are
@@ -73,17 +109,22 @@ def score_totals_sql(scoring_model, now, target_ids=None, extra_lines=None, id_r
     column = SQL.identifier(scoring_model._target().column)
     return SQL(
         """
-        SELECT target_id, SUM(value) AS total, SUM(rollup) AS rollup FROM (
-            SELECT p.%(column)s AS target_id, %(value)s AS value, NULL::float8 AS rollup
+        SELECT target_id, SUM(value) AS total, SUM(rollup) AS rollup,
+               MAX(old_score) AS old_score, MAX(old_band) AS old_band,
+               MAX(old_win) AS old_win, bool_or(has_row) AS has_row FROM (
+            SELECT p.%(column)s AS target_id, %(value)s AS value, NULL::float8 AS rollup,
+                   NULL::float8 AS old_score, NULL::int4 AS old_band, NULL::float8 AS old_win,
+                   FALSE AS has_row
               FROM lead_scoring_point p
              WHERE p.model_id = %(model)s AND p.closed_date IS NULL
                AND (p.expire_date IS NULL OR p.expire_date > %(now)s) %(restrict_lines)s
                %(range_lines)s
              UNION ALL
-            SELECT extra.target_id, extra.points, NULL::float8
+            SELECT extra.target_id, extra.points, NULL::float8, NULL::float8, NULL::int4,
+                   NULL::float8, FALSE
               FROM (%(extra_lines)s) extra(target_id, points)
              UNION ALL
-            SELECT s.%(column)s, 0.0, s.rollup_score
+            SELECT s.%(column)s, 0.0, s.rollup_score, s.score, s.band_id, s.win_probability, TRUE
               FROM lead_scoring_score s
              WHERE s.model_id = %(model)s %(restrict_scores)s %(range_scores)s
         ) rows
@@ -272,13 +313,23 @@ REFRESH_SCORES_STATEMENT = """
          WHERE p.model_id = %(model)s AND p.closed_date IS NULL AND p.is_live
            AND p.expire_date <= %(now)s %(restrict_lines)s %(range_lines)s
     ), computed AS (
-        SELECT totals.target_id, ROUND((%(score)s)::numeric, 4)::float8 AS score
+        SELECT totals.*, ROUND((%(score)s)::numeric, 4)::float8 AS score
           FROM (%(totals)s) totals
+    ), valued AS (
+        SELECT computed.*, %(band)s AS band_id, %(win)s AS win_probability
+          FROM computed
     )
     INSERT INTO lead_scoring_score AS s (
         model_id, %(column)s, score, band_id, win_probability, date_last_change)
-    SELECT %(model)s, computed.target_id, computed.score, %(band)s, %(win)s, %(now)s
-      FROM computed
+    SELECT %(model)s, valued.target_id, valued.score, valued.band_id,
+           valued.win_probability, %(now)s
+      FROM valued
+     -- Unchanged scores are left out here rather than by the conflict
+     -- clause, which would still look each one up and lock it.
+     WHERE NOT valued.has_row
+        OR valued.score IS DISTINCT FROM valued.old_score
+        OR valued.band_id IS DISTINCT FROM valued.old_band
+        OR valued.win_probability IS DISTINCT FROM valued.old_win
     ON CONFLICT (model_id, %(column)s) DO UPDATE
        SET score = EXCLUDED.score,
            band_id = EXCLUDED.band_id,
@@ -293,12 +344,16 @@ REFRESH_SCORES_STATEMENT = """
 """
 
 
-def refresh_scores_sql(scoring_model, now, target_ids=None, new_lines=None, id_range=None):
+def refresh_scores_sql(
+    scoring_model, now, bands, target_ids=None, new_lines=None, *, id_range=None
+):
     """One statement that re-sums scores from the live lines: it marks the
     lines whose expiry has come as no longer live, gives each score its band
     and its win probability, writes only the scores whose value, band or
     probability changed and returns them as ``(target_id, score, band_id)``.
 
+    :param bands: the model's bands (``model_bands``), or None to look each
+        score's band up (``band_sql``)
     :param target_ids: only these records (default: every record of the model)
     :param new_lines: data-modifying SQL that inserts ledger lines and
         returns ``(target_id, points)``: they count in the same statement
@@ -325,7 +380,9 @@ def refresh_scores_sql(scoring_model, now, target_ids=None, new_lines=None, id_r
             id_range=id_range,
         ),
         score=computed_score,
-        band=band_sql(scoring_model.id, SQL("computed.score")),
+        band=band_sql(scoring_model.id, SQL("computed.score"))
+        if bands is None
+        else band_case_sql(bands, SQL("computed.score")),
         win=win_probability_sql(scoring_model, SQL("computed.score")),
         restrict_lines=restrict_sql(SQL("p.%s", column), target_ids),
         range_lines=id_range_sql(SQL("p.%s", column), id_range),

@@ -439,7 +439,11 @@ class LeadScoringRule(models.Model):
         ]
 
     def _close_open_lines(self):
-        """Close the open lines of these rules (rule archived, moved or deleted)."""
+        """Close the open lines of these rules (rule archived, moved or deleted).
+
+        Like the rule engine's closings, the lines keep their ``write_uid``:
+        setting it would check each closed line's foreign key to ``res_users``.
+        """
         if not self.ids:
             return
         self.env["lead.scoring.point"].flush_model()
@@ -448,65 +452,71 @@ class LeadScoringRule(models.Model):
             SQL(
                 """
                 UPDATE lead_scoring_point
-                   SET closed_date = %(now)s, is_live = FALSE,
-                       write_date = %(now)s, write_uid = %(uid)s
+                   SET closed_date = %(now)s, is_live = FALSE, write_date = %(now)s
                  WHERE rule_id IN %(rules)s AND closed_date IS NULL
                 """,
                 now=now,
-                uid=self.env.uid,
                 rules=tuple(self.ids),
             )
         )
         if self.env.cr.rowcount:
             self.env["lead.scoring.model"]._mark_scores_dirty(self.model_id.ids)
-        self.env["lead.scoring.point"].invalidate_model(
-            ["closed_date", "is_live", "write_date", "write_uid"]
-        )
+        self.env["lead.scoring.point"].invalidate_model(["closed_date", "is_live", "write_date"])
 
     def _reaward_open_lines(self, now, reasons=None):
         """Close the open lines of these rules and reopen each at the rule's
         current points, for the same record (the scoring lab changed the
-        points, a draft was published): one statement per rule. The new line
-        keeps the old one's expiry, so changing points never prolongs them;
-        it is dated ``now``, so that the score at a past closing still counts
-        the old line. Scores are left to the caller to refresh.
+        points, a draft was published): one statement per scoring model, one
+        pass over the ledger. The new line keeps the old one's expiry, so
+        changing points never prolongs them; it is dated ``now``, so that the
+        score at a past closing still counts the old line. Like the rule
+        engine's lines, they carry no user: each would cost two foreign-key
+        checks. Scores are left to the caller to refresh.
 
         :param reasons: ``{rule id: reason of the new lines}`` (default: the lab's)
         """
         if not self.ids:
             return
         self.env["lead.scoring.point"].flush_model()
-        for rule in self:
-            self.env.cr.execute(
+        reasons = reasons or {}
+        for scoring_model, rules in self.grouped("model_id").items():
+            terms = SQL(", ").join(
                 SQL(
-                    """
-                    WITH closed AS (
-                        UPDATE lead_scoring_point p
-                           SET closed_date = %(now)s, is_live = FALSE,
-                               write_date = %(now)s, write_uid = %(uid)s
-                         WHERE p.rule_id = %(rule)s AND p.closed_date IS NULL
-                     RETURNING p.%(column)s AS target_id, p.expire_date
-                    )
-                    INSERT INTO lead_scoring_point (
-                        model_id, rule_id, %(column)s, points, source, reason,
-                        date, expire_date, is_live,
-                        create_uid, create_date, write_uid, write_date)
-                    SELECT %(model)s, %(rule)s, closed.target_id, %(points)s, 'rule',
-                           %(reason)s, %(now)s, closed.expire_date,
-                           closed.expire_date IS NULL OR closed.expire_date > %(now)s,
-                           %(uid)s, %(now)s, %(uid)s, %(now)s
-                      FROM closed
-                    """,
-                    column=SQL.identifier(rule.model_id._target_column()),
-                    model=rule.model_id.id,
-                    rule=rule.id,
-                    points=rule.points,
-                    reason=(reasons or {}).get(rule.id)
+                    "(%s, %s::float8, %s::varchar)",
+                    rule.id,
+                    rule.points,
+                    reasons.get(rule.id)
                     or self.env._(
                         "Rule: %(rule)s (points changed by the scoring lab)", rule=rule.name
                     ),
+                )
+                for rule in rules
+            )
+            self.env.cr.execute(
+                SQL(
+                    """
+                    WITH terms(rule_id, points, reason) AS (VALUES %(terms)s),
+                    closed AS (
+                        UPDATE lead_scoring_point p
+                           SET closed_date = %(now)s, is_live = FALSE, write_date = %(now)s
+                          FROM terms
+                         WHERE p.rule_id = terms.rule_id AND p.closed_date IS NULL
+                     RETURNING p.rule_id, p.%(column)s AS target_id, p.expire_date,
+                               terms.points, terms.reason
+                    )
+                    INSERT INTO lead_scoring_point (
+                        model_id, rule_id, %(column)s, points, multiplier, source, reason,
+                        date, expire_date, is_live, create_date, write_date)
+                    SELECT %(model)s, closed.rule_id, closed.target_id, closed.points, 1.0,
+                           'rule', closed.reason, %(now)s, closed.expire_date,
+                           closed.expire_date IS NULL OR closed.expire_date > %(now)s,
+                           %(now)s, %(now)s
+                      FROM closed
+                    """,
+                    terms=terms,
+                    column=SQL.identifier(scoring_model._target_column()),
+                    model=scoring_model.id,
                     now=now,
-                    uid=self.env.uid,
                 )
             )
         self.env["lead.scoring.model"]._mark_scores_dirty(self.model_id.ids)

@@ -9,7 +9,7 @@ from odoo.osv import expression
 from odoo.tools import SQL
 
 from .. import insight
-from ..engine import band_sql, id_range_sql, refresh_scores_sql
+from ..engine import band_sql, id_range_sql, model_bands, refresh_scores_sql
 
 
 class LeadScoringScore(models.Model):
@@ -406,8 +406,12 @@ class LeadScoringScore(models.Model):
         self.env["lead.scoring.point"].flush_model()
         self.env["lead.scoring.band"].flush_model()
         self.flush_model()
+        # Bands as a CASE when every score of the model (or of a range) is
+        # refreshed; a few scores (the award path) keep the subquery and
+        # spare the query reading them.
+        bands = model_bands(self.env.cr, scoring_model.id) if target_ids is None else None
         self.env.cr.execute(
-            refresh_scores_sql(scoring_model, now, target_ids, new_lines, id_range=id_range)
+            refresh_scores_sql(scoring_model, now, bands, target_ids, new_lines, id_range=id_range)
         )
         changed = {
             target_id: (score, band_id) for target_id, score, band_id in self.env.cr.fetchall()

@@ -5,7 +5,9 @@ from freezegun import freeze_time
 
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
+from odoo.tools import SQL
 
+from ..engine import band_sql
 from .common import LeadScoringCase
 
 NL_RULE = ("Land is Nederland", "[('country_id.code', '=', 'NL')]", 20.0)
@@ -194,6 +196,43 @@ class TestRuleEngine(LeadScoringCase):
             self.anna,
         )
         self.assertEqual(self.bram.contact_band_id, bands["Warm"], "60 is now in Warm (25+)")
+
+    def test_band_of_a_refresh_is_the_band_query(self):
+        """The refresh gives bands by a CASE over the model's bands: it must
+        pick what ``band_sql`` picks, also on a boundary and between two bands
+        of the same minimum (the first created)."""
+        profiel = self.create_model(
+            rules=[
+                NL_RULE,
+                ("BE", "[('country_id.code', '=', 'BE')]", 60.0),
+                ("US", "[('country_id.code', '=', 'US')]", 10.0),
+            ],
+            band_ids=[
+                (0, 0, {"name": "Hot", "min_score": 60}),
+                (0, 0, {"name": "Warm", "min_score": 20}),
+                (0, 0, {"name": "Warm too", "min_score": 20}),
+                (0, 0, {"name": "Cold", "min_score": 10}),
+            ],
+        )
+        self.recompute()
+        bands = {b.name: b for b in profiel.band_ids}
+        scores = self.Score.search([("model_id", "=", profiel.id)])
+        self.assertEqual(
+            {s.partner_id: (s.score, s.band_id) for s in scores},
+            {
+                self.anna: (20.0, bands["Warm"]),
+                self.bram: (60.0, bands["Hot"]),
+                self.carl: (10.0, bands["Cold"]),
+            },
+        )
+        self.env.cr.execute(
+            SQL(
+                "SELECT s.id, %s FROM lead_scoring_score s WHERE s.model_id = %s",
+                band_sql(profiel.id, SQL("s.score")),
+                profiel.id,
+            )
+        )
+        self.assertEqual(dict(self.env.cr.fetchall()), {s.id: s.band_id.id or None for s in scores})
 
     def test_deal_model(self):
         deals = self.create_model(
