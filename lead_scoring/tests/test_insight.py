@@ -478,6 +478,17 @@ class TestRevenueForecast(LeadScoringCase):
         self.recompute()
         leads = (self.hot | self.cold).with_user(self.salesman)
         self.assertEqual(leads.mapped("lead_scoring_forecast"), [0.0, 0.0])
+        # A forecast of 0 is left empty (it reads 0): the first run after the
+        # install does not rewrite every deal to store it.
+        self.env["crm.lead"]._lead_scoring_update_forecast()
+        self.env.cr.execute(
+            SQL(
+                "SELECT count(*) FROM crm_lead WHERE id = ANY(%s)"
+                " AND lead_scoring_forecast IS NULL",
+                leads.ids,
+            )
+        )
+        self.assertEqual(self.env.cr.fetchone()[0], 2)
         self.calibrate()
         leads.invalidate_recordset()
         self.assertEqual(self.hot.deal_score, 40.0)
