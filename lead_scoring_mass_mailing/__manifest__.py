@@ -1,7 +1,7 @@
 {
     "name": "Lead Scoring: Email Marketing",
     "summary": "Email opens, clicks, replies, bounces and unsubscribes drive behaviour points",
-    "version": "18.0.1.2.0",
+    "version": "18.0.1.2.1",
     "category": "Sales/CRM",
     "author": "lead_scoring contributors",
     "maintainers": ["lead_scoring"],

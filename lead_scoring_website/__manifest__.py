@@ -2,7 +2,7 @@
     "name": "Lead Scoring: Website Visits and Forms",
     "summary": 'Behaviour points for page visits ("Page visited", at least N pages '
     "within D days) and the website contact form, anonymous history included",
-    "version": "18.0.1.1.0",
+    "version": "18.0.1.1.1",
     "category": "Sales/CRM",
     "author": "lead_scoring contributors",
     "maintainers": ["lead_scoring"],

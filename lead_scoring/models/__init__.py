@@ -12,6 +12,7 @@ from . import lead_scoring_refresh
 from . import lead_scoring_automation
 from . import lead_scoring_api_event
 from . import lead_scoring_mixin
+from . import lead_scoring_hit_queue
 from . import res_partner
 from . import base_automation
 from . import crm_lead

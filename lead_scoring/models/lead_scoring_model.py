@@ -1185,6 +1185,9 @@ class LeadScoringModel(models.Model):
         :param full: evaluate every rule on every record, not only on the
             records saved since the last run ("Recompute now")
         """
+        # The hits still waiting first (mailing opens and clicks, page views
+        # of the bridges): the run then sees the points they bring.
+        self.env["lead.scoring.hit.queue"]._score_all_queues(commit=commit)
         if self.env.context.get("lead_scoring_engine"):
             return False
         return Recompute(self, full=full).run(commit=commit)

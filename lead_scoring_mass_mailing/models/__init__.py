@@ -1,7 +1,6 @@
 from . import lead_scoring_automation
 from . import lead_scoring_mailing_event
 from . import lead_scoring_mailing_hit
-from . import lead_scoring_model
 from . import ir_actions_server
 from . import mailing_trace
 from . import link_tracker_click

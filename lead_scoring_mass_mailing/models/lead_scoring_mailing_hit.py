@@ -1,22 +1,12 @@
-import logging
 from collections import defaultdict
 
 from odoo import api, fields, models
-from odoo.tools import SQL, str2bool
-
-from odoo.addons.lead_scoring.batches import run_in_committed_batches
+from odoo.tools import SQL
 
 from .mailing_trace import Hit
 
-_logger = logging.getLogger(__name__)
-
-# Hits scored per transaction by the scheduled action (it commits in between).
-BATCH_SIZE = 5000
 # The advisory lock of the processor: one at a time.
 PROCESSOR_LOCK = 7_418_281
-# System parameter: score opens and clicks in the visitor's request, as before
-# (setups without a running cron).
-INLINE_PARAM = "lead_scoring.score_hits_inline"
 
 
 class LeadScoringMailingHit(models.Model):
@@ -31,6 +21,7 @@ class LeadScoringMailingHit(models.Model):
     """
 
     _name = "lead.scoring.mailing.hit"
+    _inherit = ["lead.scoring.hit.queue"]
     _description = "Mailing Hit to Score"
     _log_access = False
     _order = "date, id"
@@ -39,14 +30,6 @@ class LeadScoringMailingHit(models.Model):
     trigger = fields.Char(required=True, readonly=True)
     link_id = fields.Many2one("link.tracker", ondelete="cascade", readonly=True)
     date = fields.Datetime(required=True, readonly=True)
-
-    @api.model
-    def _inline(self):
-        """Whether hits are scored in the request (context key or system
-        parameter ``lead_scoring.score_hits_inline``; no query: cached)."""
-        if "lead_scoring_score_hits_inline" in self.env.context:
-            return bool(self.env.context["lead_scoring_score_hits_inline"])
-        return str2bool(self.env["ir.config_parameter"].sudo().get_param(INLINE_PARAM) or "0")
 
     @api.model
     def _record(self, trigger, hits):
@@ -154,12 +137,3 @@ class LeadScoringMailingHit(models.Model):
             self.env["mailing.trace"].invalidate_model(["lead_scoring_open_pending"])
         if hit_ids:
             cr.execute(SQL("DELETE FROM lead_scoring_mailing_hit WHERE id = ANY(%s)", hit_ids))
-
-    @api.model
-    def _cron_score_hits(self):
-        """Score every pending hit (scheduled action), one committed batch
-        after another."""
-        done = run_in_committed_batches(self.env, self._score_hits, BATCH_SIZE)
-        if done:
-            _logger.info("Lead scoring: scored mailing opens and clicks (%s batch rows)", done)
-        return done

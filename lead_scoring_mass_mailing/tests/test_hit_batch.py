@@ -70,6 +70,17 @@ class TestHitBatch(MailingScoringCommon, HttpCase):
         )
         self.assertEqual(self.anna.contact_score, 5.0)
 
+    def test_a_scoring_run_scores_the_waiting_hits_first(self):
+        self.add_line("mailing_open", 5)
+        self.send(self.mailing)
+        self.hit(self.urls_of(self.mailing, self.anna)[self.anna]["open"], 200)
+        self.env.flush_all()
+        self.env["lead.scoring.model"]._recompute_scores()
+        self.env.invalidate_all()
+        self.assertFalse(self.trace_of(self.mailing, self.anna).lead_scoring_open_pending)
+        self.assertEqual(len(self.lines_of(self.engagement, self.anna, score=False)), 1)
+        self.assertEqual(self.anna.contact_score, 5.0)
+
     def test_batch_gives_the_lines_of_scoring_at_once(self):
         """Anna's hits scored in the request, Bram's the same hits at the same
         times recorded and scored by one batch afterwards: the same ledger."""

@@ -1,17 +1,5 @@
-import logging
-
 from odoo import api, fields, models
-from odoo.tools import SQL, str2bool
-
-from odoo.addons.lead_scoring.batches import run_in_committed_batches
-
-_logger = logging.getLogger(__name__)
-
-# Hits scored per transaction by the scheduled action (it commits in between).
-BATCH_SIZE = 5000
-# System parameter: score page views in the visitor's request, as before
-# (setups without a running cron); shared with the Email Marketing bridge.
-INLINE_PARAM = "lead_scoring.score_hits_inline"
+from odoo.tools import SQL
 
 
 class LeadScoringWebsiteHit(models.Model):
@@ -25,18 +13,11 @@ class LeadScoringWebsiteHit(models.Model):
     """
 
     _name = "lead.scoring.website.hit"
+    _inherit = ["lead.scoring.hit.queue"]
     _description = "Page View to Score"
     _log_access = False
 
     track_id = fields.Many2one("website.track", required=True, ondelete="cascade", readonly=True)
-
-    @api.model
-    def _inline(self):
-        """Whether page views are credited in the request (context key or
-        system parameter ``lead_scoring.score_hits_inline``; no query: cached)."""
-        if "lead_scoring_score_hits_inline" in self.env.context:
-            return bool(self.env.context["lead_scoring_score_hits_inline"])
-        return str2bool(self.env["ir.config_parameter"].sudo().get_param(INLINE_PARAM) or "0")
 
     @api.model
     def _record(self, visitor_id):
@@ -91,12 +72,3 @@ class LeadScoringWebsiteHit(models.Model):
             )
         )
         return len(rows)
-
-    @api.model
-    def _cron_score_hits(self):
-        """Credit every pending view (scheduled action), one committed batch
-        after another."""
-        done = run_in_committed_batches(self.env, self._score_hits, BATCH_SIZE)
-        if done:
-            _logger.info("Lead scoring: credited %s page views", done)
-        return done

@@ -36,6 +36,18 @@ class TestPageViewBatch(LeadScoringWebsiteCase):
         self.assertEqual(self.lines_of(self.engagement, partner, line).date, track.visit_datetime)
         self.assertEqual(partner.contact_score, 1.0)
 
+    def test_a_scoring_run_credits_the_waiting_views_first(self):
+        line = self.add_line(self.engagement, "Product page visited", expire_after=2)
+        self.authenticate(self.portal.login, self.portal.login)
+        partner = self.portal.partner_id
+        self.visit("/shop/product-1", score=False)
+        self.env.flush_all()
+        self.env["lead.scoring.model"]._recompute_scores()
+        self.env.invalidate_all()
+        self.assertFalse(self.env["lead.scoring.website.hit"].search([]))
+        self.assertEqual(len(self.lines_of(self.engagement, partner, line)), 1)
+        self.assertEqual(partner.contact_score, 1.0)
+
     def test_batch_gives_the_lines_of_crediting_at_once(self):
         line = self.add_line(
             self.engagement, "Product page visited", points=3, max_points=5, expire_after=2
