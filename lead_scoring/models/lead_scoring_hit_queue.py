@@ -56,7 +56,7 @@ class LeadScoringHitQueue(models.AbstractModel):
     def _score_all_queues(self, commit=False):
         """Score the hits waiting in every queue, before a scoring run: in
         committed batches under the cron (``commit``), else in this transaction."""
-        for name in self.env.registry.descendants([self._name], "_inherit"):
+        for name in self.env.registry.descendants(["lead.scoring.hit.queue"], "_inherit"):
             queue = self.env[name].sudo()
             if queue._abstract:
                 continue
