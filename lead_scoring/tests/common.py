@@ -1,9 +1,15 @@
 import inspect
+import threading
+import time
 from contextlib import ExitStack, contextmanager
 from typing import NamedTuple
 from unittest.mock import patch
 
-from odoo.tests import HttpCase, TransactionCase, new_test_user
+from psycopg2 import OperationalError
+
+from odoo import SUPERUSER_ID, api
+from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
+from odoo.tests import BaseCase, HttpCase, TransactionCase, get_db_name, new_test_user
 
 from odoo.addons.base.tests.common import DISABLED_MAIL_CONTEXT
 
@@ -150,3 +156,48 @@ class HostileRequestChecks:
             for cls, name in self.OVERRIDES:
                 stack.enter_context(patch.object(cls, name, passthrough(cls, name)))
             yield
+
+
+class CommittedCursorCase(BaseCase):
+    """Separate cursors on the real database: what two workers see and do.
+    The data a test commits (other cursors must see it) is its to remove."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.registry = api.Registry(get_db_name())
+
+    def in_thread(self, work, retry=True):
+        """Run ``work(env)`` in a new cursor in a thread and commit it; with
+        ``retry``, on a serialization failure roll back and retry, as Odoo
+        does for requests and crons (``odoo.service.model.retrying``, which
+        cannot be used here: it looks the registry up under a lock the test
+        runner holds).
+
+        :return: ``(thread, errors)``: the started thread, and the list the
+            exception it ended with is appended to
+        """
+        errors = []
+
+        def target():
+            try:
+                with self.registry.cursor() as cr:
+                    cr.transaction = api.Transaction(self.registry)
+                    env = api.Environment(cr, SUPERUSER_ID, {})
+                    for _attempt in range(5 if retry else 1):
+                        try:
+                            work(env)
+                            env.flush_all()
+                            break
+                        except OperationalError as error:
+                            if not retry or error.pgcode not in PG_CONCURRENCY_ERRORS_TO_RETRY:
+                                raise
+                            cr.rollback()
+                            env.invalidate_all()
+                            time.sleep(0.1)
+            except Exception as error:  # noqa: BLE001 -- reported by the test
+                errors.append(error)
+
+        thread = threading.Thread(target=target)
+        thread.start()
+        return thread, errors

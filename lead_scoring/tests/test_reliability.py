@@ -1,31 +1,24 @@
-import threading
 import time
 from unittest.mock import patch
 
 from freezegun import freeze_time
-from psycopg2 import IntegrityError, OperationalError
+from psycopg2 import IntegrityError
 
 from odoo import SUPERUSER_ID, api
-from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
-from odoo.tests import BaseCase, get_db_name, tagged
+from odoo.tests import tagged
 from odoo.tools import SQL, mute_logger
 
 from ..engine import RECOMPUTE_LOCK_KEY, Recompute
-from .common import LeadScoringCase
+from .common import CommittedCursorCase, LeadScoringCase
 from .test_rule_engine import NL_RULE
 
 
 @tagged("post_install", "-at_install")
-class TestConcurrency(BaseCase):
+class TestConcurrency(CommittedCursorCase):
     """Separate cursors on the real database: what two workers see and do.
 
     The data is committed (other cursors must see it) and removed afterwards.
     """
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.registry = api.Registry(get_db_name())
 
     def setUp(self):
         super().setUp()
@@ -63,36 +56,6 @@ class TestConcurrency(BaseCase):
     def adjust(self, env):
         action = env["ir.actions.server"].browse(self.action_id)
         action.with_context(active_model="res.partner", active_ids=[self.partner_id]).run()
-
-    def in_thread(self, work):
-        """Run ``work(env)`` in a new cursor in a thread and commit it; on a
-        serialization failure roll back and retry, as Odoo does for requests
-        and crons (``odoo.service.model.retrying``, which cannot be used here:
-        it looks the registry up under a lock the test runner holds)."""
-        errors = []
-
-        def target():
-            try:
-                with self.registry.cursor() as cr:
-                    cr.transaction = api.Transaction(self.registry)
-                    env = api.Environment(cr, SUPERUSER_ID, {})
-                    for _attempt in range(5):
-                        try:
-                            work(env)
-                            env.flush_all()
-                            break
-                        except OperationalError as error:
-                            if error.pgcode not in PG_CONCURRENCY_ERRORS_TO_RETRY:
-                                raise
-                            cr.rollback()
-                            env.invalidate_all()
-                            time.sleep(0.1)
-            except Exception as error:  # noqa: BLE001 -- reported by the test
-                errors.append(error)
-
-        thread = threading.Thread(target=target)
-        thread.start()
-        return thread, errors
 
     def state(self):
         with self.registry.cursor() as cr:

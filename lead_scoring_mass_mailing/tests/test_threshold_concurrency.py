@@ -1,9 +1,10 @@
-import threading
 import time
 
 from odoo import SUPERUSER_ID, api
-from odoo.tests import BaseCase, get_db_name, tagged
+from odoo.tests import tagged
 from odoo.tools import SQL, mute_logger
+
+from odoo.addons.lead_scoring.tests.common import CommittedCursorCase
 
 from ..models.lead_scoring_threshold import LIST_LOCK
 
@@ -15,15 +16,10 @@ SALES = "verkoop@gelijktijdig.example"
 
 
 @tagged("post_install", "-at_install")
-class TestThresholdListConcurrency(BaseCase):
+class TestThresholdListConcurrency(CommittedCursorCase):
     """Two id ranges of a cold run fire "Add to a mailing list" side by side,
     each in its own transaction (as ``lead_scoring_queue_job`` runs them), on
     the real database: the data is committed, then removed."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.registry = api.Registry(get_db_name())
 
     def setUp(self):
         super().setUp()
@@ -82,22 +78,6 @@ class TestThresholdListConcurrency(BaseCase):
         """A range job reads its records first: its snapshot is taken here."""
         partners = env["res.partner"].browse([self.pairs[e][1] for e in emails])
         self.assertEqual(len(partners.mapped("name")), len(emails))
-
-    def in_thread(self, work):
-        """Run ``work(env)`` in a new transaction in a thread and commit it."""
-        errors = []
-
-        def target():
-            try:
-                with self.registry.cursor() as cr:
-                    cr.transaction = api.Transaction(self.registry)
-                    work(api.Environment(cr, SUPERUSER_ID, {}))
-            except Exception as error:  # noqa: BLE001 -- reported by the test
-                errors.append(error)
-
-        thread = threading.Thread(target=target)
-        thread.start()
-        return thread, errors
 
     def waits_for_the_list(self, timeout=10):
         """Whether a transaction waits for the list's lock (within ``timeout``)."""
@@ -168,7 +148,7 @@ class TestThresholdListConcurrency(BaseCase):
                 self.start_range(env, emails)
                 self.add(env, emails, 1)
 
-            thread, errors = self.in_thread(second)
+            thread, errors = self.in_thread(second, retry=False)
             try:
                 self.assertTrue(self.waits_for_the_list(), "the second range waits")
             finally:
