@@ -9,7 +9,7 @@ from odoo.osv import expression
 from odoo.tools import SQL
 
 from .. import insight
-from ..engine import band_sql, id_range_sql, model_bands, refresh_scores_sql
+from ..engine import band_case_sql, id_range_sql, model_bands, refresh_scores_sql
 
 
 class LeadScoringScore(models.Model):
@@ -491,7 +491,7 @@ class LeadScoringScore(models.Model):
                   ) fresh
                  WHERE s.id = fresh.id AND s.band_id IS DISTINCT FROM fresh.band_id
                 """,
-                band=band_sql(scoring_model.id, SQL("s2.score")),
+                band=band_case_sql(model_bands(self.env.cr, scoring_model.id), SQL("s2.score")),
                 model=scoring_model.id,
             )
         )
